@@ -1,0 +1,69 @@
+"""The jet-tagging notebook's exercises (section 1.5), one definition each.
+
+To add an exercise, append an ``Experiment`` here: its name becomes the test id
+(``pytest -k NAME``), its variant says what changes, ``expect`` what it must show
+against a reference trained with the same seed. Then create its baselines with
+``pytest --update-baselines -k NAME``.
+
+Margins are set below the effect measured over 20 seeds of the ``quick`` profile and
+far from any seed's value; the README lists the measurements.
+"""
+
+from harness.experiment import Experiment, Variant, less, more
+
+EXERCISES = (
+    Experiment(
+        "sgd",
+        Variant(optimizer="sgd"),
+        expect=(more("accuracy", than=0.35),),
+        question="The notebook's reference: unscaled inputs, SGD at Keras's default learning rate 0.01.",
+    ),
+    Experiment(
+        "scaled",
+        Variant(scaled=True),
+        expect=(
+            more("accuracy", than="sgd", by=0.03),
+            less("val_loss_roughness", than="sgd", times=0.5),
+        ),
+        question="Apply a standard scaler to the inputs. How does the performance of the model change?",
+    ),
+    Experiment(
+        "l1",
+        Variant(l1=0.01),
+        expect=(
+            less("fc1.std", than="sgd", times=0.5),
+            less("fc1.max_abs", than="sgd", times=0.7),
+            more("fc1.near_zero", than="sgd", by=0.3),
+        ),
+        question="Apply L1 regularization to fc1. How do performance and the weight distribution change?",
+    ),
+    Experiment(
+        "lr_1e-05",
+        Variant(learning_rate=1e-5),
+        expect=(
+            less("accuracy", than="sgd", by=0.1),
+            less("fc1.drift", than=0.1),
+        ),
+        question="How do the loss curves change with a smaller learning rate (1e-5)?",
+        figure="learning_rates",
+    ),
+    Experiment(
+        "lr_0.1",
+        Variant(learning_rate=0.1),
+        expect=(
+            more("fc1.max_abs", than="sgd", times=5),
+            less("accuracy", than="sgd"),
+        ),
+        question="How do the loss curves change with a larger learning rate (0.1)?",
+        figure="learning_rates",
+    ),
+    Experiment(
+        "adam",
+        Variant(optimizer="adam"),
+        expect=(
+            more("accuracy", than="sgd", by=0.03),
+            less("loss_roughness", than="sgd"),
+        ),
+        question="How do the loss curve and the performance change with Adam instead of SGD?",
+    ),
+)

@@ -1,0 +1,109 @@
+"""Where a session's files go: ``<artifacts-dir>/<dataset>-<profile>/<exercise>/`` and ``…/compare/``.
+
+Each run gets the notebook's four plots and ``metrics.json``; the comparison plots that
+answer the exercises' questions are planned from the exercise definitions themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import plots
+from .errors import ConfigError
+from .experiment import Experiment
+from .metrics import LAYERS, compute
+from .training import Settings, TrainingRun
+
+RUN_PLOTS = {"history.png": plots.history, "weights.png": plots.weights, "confusion.png": plots.confusion, "roc.png": plots.roc}
+
+
+def ensure_writable(root: Path) -> Path:
+    """Create ``root`` or fail at once with one line, before any training time is spent."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"artifacts directory {root} is not writable ({exc.strerror}); pass --artifacts-dir") from None
+    return root
+
+
+def run_dir(root: Path, settings: Settings, experiment: str) -> Path:
+    return Path(root) / settings.label / experiment
+
+
+def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool = True) -> Path:
+    """Write ``metrics.json`` and (unless ``with_plots`` is false) the four plots of one run."""
+    folder = run_dir(root, settings, run.experiment)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "experiment": run.experiment,
+        "dataset": settings.dataset_name,
+        "profile": settings.profile.name,
+        "seed": run.seed,
+        "diverged_epoch": run.diverged_epoch,
+        "train_seconds": round(run.train_seconds, 3),
+        "metrics": {k: _json_number(v) for k, v in compute(run).items()},
+        "history": {k: [_json_number(v) for v in vs] for k, vs in run.history.items()},
+    }
+    (folder / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    if with_plots:
+        for name, draw in RUN_PLOTS.items():
+            draw(run, folder / name)
+    return folder
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison figure: which exercises, drawn how."""
+
+    filename: str
+    title: str
+    experiments: tuple[str, ...]
+    layer: str | None = None  # set: overlay this layer's weights instead of loss curves
+
+
+def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
+    """Loss curves of each exercise (or ``figure`` group) with its references; weight overlays
+    for each layer an exercise's expectations are about."""
+    groups: dict[str, list[str]] = {}
+    for exp in experiments.values():
+        if exp.references:
+            members = groups.setdefault(exp.figure or exp.name, [])
+            members += [n for n in (*exp.references, exp.name) if n not in members]
+    plans = [Comparison(f"{key}.png", key.replace("_", " "), tuple(names)) for key, names in groups.items()]
+    for exp in experiments.values():
+        layers = {e.metric.split(".")[0] for e in exp.expect if e.reference and e.metric.split(".")[0] in LAYERS}
+        for layer in sorted(layers):
+            names = (*exp.references, exp.name)
+            plans.append(Comparison(f"{exp.name}_{layer}_weights.png", f"{layer}: {' vs '.join(names)}", names, layer))
+    return plans
+
+
+def save_comparisons(
+    plans: Sequence[Comparison], runs: Mapping[str, TrainingRun], root: Path, settings: Settings
+) -> list[Path]:
+    """Draw each planned comparison whose exercises all ran this session; return the files written."""
+    folder = Path(root) / settings.label / "compare"
+    written = []
+    for plan in plans:
+        if not all(name in runs for name in plan.experiments):
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / plan.filename
+        if plan.layer:
+            plots.weight_overlay({n: runs[n] for n in plan.experiments}, plan.layer, path)
+        else:
+            plots.comparison([runs[n] for n in plan.experiments], path, plan.title)
+        written.append(path)
+    return written
+
+
+def _json_number(value: float) -> float | str | None:
+    return value if math.isfinite(value) else str(value)

@@ -1,0 +1,232 @@
+"""Stored baselines: one compare/update engine for every metric of every exercise.
+
+A baseline file holds, per metric, the values measured over several seeds, their mean
+and standard deviation σ, and the tolerance derived from them::
+
+    tolerance = max(K_SIGMA · σ, ATOL + RTOL · |mean|)
+
+``K_SIGMA`` is fixed here, not tuned per failure: a run is "the same training" when every
+metric lies within ``K_SIGMA`` seed-to-seed standard deviations of the stored mean. The
+floor only matters for metrics that do not vary with the seed at all.
+Files live at ``baselines/<dataset>-<profile>/<exercise>.json`` (the test id's parameter).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BaselineError
+from .metrics import LAYERS
+
+SCHEMA = 1
+K_SIGMA = 4.0
+ATOL = 1e-6
+RTOL = 1e-4
+#: What a baseline pins: accuracy, final losses, and the weight statistics the notebook prints.
+BASELINE_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "loss",
+    "val_loss",
+    "val_accuracy",
+    *(f"{layer}.{stat}" for layer in LAYERS for stat in ("min", "max", "mean", "std")),
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One metric's stored spread over the baseline seeds (NaN = that seed diverged)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def finite(self) -> list[float]:
+        return [v for v in self.values if math.isfinite(v)]
+
+    @property
+    def mean(self) -> float:
+        finite = self.finite
+        return sum(finite) / len(finite) if finite else math.nan
+
+    @property
+    def std(self) -> float:
+        finite = self.finite
+        if len(finite) < 2:
+            return 0.0
+        mean = self.mean
+        return math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1))
+
+    @property
+    def tolerance(self) -> float:
+        return max(K_SIGMA * self.std, ATOL + RTOL * abs(self.mean)) if self.finite else 0.0
+
+    def deviation(self, observed: float) -> str | None:
+        """``None`` if ``observed`` is consistent with the stored seeds, else why not."""
+        if not math.isfinite(observed):
+            if len(self.finite) < len(self.values):
+                return None
+            return f"observed {observed}, but every baseline seed stayed finite (mean {self.mean:.6g})"
+        if not self.finite:
+            return f"observed {observed:.6g}, but every baseline seed diverged"
+        if abs(observed - self.mean) <= self.tolerance:
+            return None
+        return (
+            f"observed {observed:.6g}, expected {self.mean:.6g} ± {self.tolerance:.3g} "
+            f"({K_SIGMA:g}σ, σ={self.std:.3g} over {len(self.finite)} seeds)"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mean": _num(self.mean),
+            "std": _num(self.std),
+            "tolerance": _num(self.tolerance),
+            "values": [_num(v) for v in self.values],
+        }
+
+
+@dataclass(frozen=True)
+class Baseline:
+    experiment: str
+    label: str
+    seeds: tuple[int, ...]
+    metrics: dict[str, Reference]
+    environment: dict[str, str]
+
+    def compare(self, observed: Mapping[str, float]) -> list[str]:
+        """One line per metric outside its tolerance (empty list: training unchanged)."""
+        problems = []
+        for name, reference in self.metrics.items():
+            if name not in observed:
+                problems.append(f"{name}: in the baseline but not computed by this run")
+                continue
+            why = reference.deviation(observed[name])
+            if why:
+                problems.append(f"{name}: {why}")
+        return problems
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "schema": SCHEMA,
+            "experiment": self.experiment,
+            "label": self.label,
+            "seeds": list(self.seeds),
+            "k_sigma": K_SIGMA,
+            "environment": self.environment,
+            "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
+        }
+
+
+def from_runs(experiment: str, label: str, per_seed: Mapping[int, Mapping[str, float]]) -> Baseline:
+    """Summarize the metrics of several seeds into a baseline."""
+    seeds = tuple(sorted(per_seed))
+    metrics = {name: Reference(tuple(float(per_seed[s][name]) for s in seeds)) for name in BASELINE_METRICS}
+    return Baseline(experiment, label, seeds, metrics, environment())
+
+
+def path_for(root: Path, label: str, experiment: str) -> Path:
+    return Path(root) / label / f"{experiment}.json"
+
+
+def load(path: Path) -> Baseline:
+    """Read and check a baseline file; any problem is a one-line :class:`BaselineError`."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BaselineError(f"{path}: no baseline") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"{path}: unreadable baseline ({_first_line(exc)})") from None
+    try:
+        return _parse(raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BaselineError(f"{path}: malformed baseline ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _parse(raw: object) -> Baseline:
+    if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
+        raise ValueError(f"expected a JSON object with schema {SCHEMA}")
+    metrics = {}
+    for name, entry in raw["metrics"].items():
+        values = tuple(_from_num(v) for v in entry["values"])
+        if not values:
+            raise ValueError(f"metric {name!r} has no values")
+        metrics[str(name)] = Reference(values)
+    seeds = tuple(int(s) for s in raw["seeds"])
+    environment = {str(k): str(v) for k, v in dict(raw.get("environment", {})).items()}
+    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment)
+
+
+def write(path: Path, baseline: Baseline) -> None:
+    """Write atomically (temp file, then rename): an interrupted update leaves the old file intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(baseline.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:
+    """Baseline files of ``label`` whose exercise no longer exists."""
+    known = set(experiments)
+    folder = Path(root) / label
+    return sorted(p for p in folder.glob("*.json") if p.stem not in known) if folder.is_dir() else []
+
+
+def environment() -> dict[str, str]:
+    """Versions and commit a baseline was measured with: a drift report starts here."""
+    import keras
+    import numpy
+    import sklearn
+
+    env = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "machine": f"{platform.system()} {platform.machine()}",
+        "commit": _commit(),
+    }
+    if env["backend"] == "tensorflow":
+        import tensorflow
+
+        env["tensorflow"] = tensorflow.__version__
+    return env
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _num(value: float) -> float | str:
+    """JSON has no NaN: non-finite values are stored as the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
+    return value if math.isfinite(value) else str(value)
+
+
+def _from_num(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"expected a number, got {value!r}")
+    if isinstance(value, str) and value not in {"nan", "inf", "-inf"}:
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def seeds_text(seeds: Sequence[int]) -> str:
+    return ", ".join(str(s) for s in seeds)

@@ -1,0 +1,154 @@
+"""``python -m harness``: the main job outside pytest.
+
+``run`` trains exercises and prints the notebook's summary; a user's mistake is one
+``error:`` line and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .errors import HarnessError
+from .experiment import PROFILES
+from .metrics import LAYERS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: artifacts of finished exercises are kept", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train exercises, write artifacts, print the notebook's summary")
+    run.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
+    run.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
+    run.add_argument("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
+    run.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
+    run.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
+    run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .experiment import profile, select
+    from .session import Session
+    from .training import Settings
+
+    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed)
+    progress = Progress(sys.stderr)
+    session = Session(settings, artifacts_dir=args.artifacts_dir, plots=not args.no_plots, on_epoch=progress.epoch)
+    chosen = select(session.experiments, args.exercises or session.experiments)
+    if args.json:
+        _check_writable(args.json)
+    results = {}
+    for experiment in chosen:
+        progress.start(experiment.name)
+        run = session.run(experiment.name)
+        progress.done()
+        metrics = session.metrics(experiment.name)
+        print(summary(experiment.name, metrics, run.diverged_epoch), flush=True)
+        results[experiment.name] = {"metrics": metrics, "history": run.history, "diverged_epoch": run.diverged_epoch}
+    session.finish()
+    if args.json:
+        _write_json(args.json, settings, results)
+    print(f"artifacts: {session.output_dir}/")
+    return 0
+
+
+def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:
+    """The notebook's printout: the accuracy, then ``layer min max mean std`` per layer."""
+    lines = [f"== {name}", f"Accuracy: {metrics['accuracy']}"]
+    if diverged_epoch:
+        lines.append(f"Diverged: loss not finite at epoch {diverged_epoch}")
+    for layer in LAYERS:
+        lines.append(" ".join([layer, *(f"{metrics[f'{layer}.{s}']:.8g}" for s in ("min", "max", "mean", "std"))]))
+    return "\n".join(lines)
+
+
+def to_json(settings, results: Mapping[str, Mapping]) -> dict:
+    """The ``--json`` document: settings, then per exercise accuracy, layer stats and history."""
+    experiments = {}
+    for name, result in results.items():
+        metrics = result["metrics"]
+        experiments[name] = {
+            "accuracy": _number(metrics["accuracy"]),
+            "layers": {
+                layer: {s: _number(metrics[f"{layer}.{s}"]) for s in ("min", "max", "mean", "std")} for layer in LAYERS
+            },
+            "history": {k: [_number(v) for v in vs] for k, vs in result["history"].items()},
+            "diverged_epoch": result["diverged_epoch"],
+        }
+    return {
+        "dataset": settings.dataset_name,
+        "profile": settings.profile.name,
+        "seed": settings.seed,
+        "experiments": experiments,
+    }
+
+
+def _write_json(path: Path, settings, results: Mapping[str, Mapping]) -> None:
+    path.write_text(json.dumps(to_json(settings, results), indent=2) + "\n", encoding="utf-8")
+    print(f"results: {path}")
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before training, not after an hour of it."""
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"cannot write --json file {path} ({exc.strerror})") from None
+
+
+def _number(value: float) -> float | str:
+    """JSON has no NaN or infinity: such values (a diverged run) are written as strings."""
+    return value if math.isfinite(value) else str(value)
+
+
+class Progress:
+    """Per-epoch progress: one updating line on a terminal, a line every ~10 s otherwise."""
+
+    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.interval = interval
+        self._last = 0.0
+        self._started = 0.0
+
+    def start(self, name: str) -> None:
+        self._started = self._last = time.monotonic()
+
+    def epoch(self, name: str, epoch: int, epochs: int, logs: Mapping[str, float]) -> None:
+        now = time.monotonic()
+        text = f"[{name}] epoch {epoch}/{epochs} loss {logs.get('loss', math.nan):.4f} val_loss {logs.get('val_loss', math.nan):.4f}"
+        if self.tty:
+            self.stream.write(f"\r\033[K{text}")
+            self.stream.flush()
+        elif now - self._last >= self.interval or epoch == epochs:
+            self.stream.write(f"{text} ({now - self._started:.0f}s)\n")
+            self.stream.flush()
+            self._last = now
+
+    def done(self) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+            self.stream.flush()

@@ -1,0 +1,153 @@
+"""Stage 3, the experiment definition: what an exercise changes, what it expects, how long it trains.
+
+An exercise is data: a :class:`Variant` of the notebook's run plus the :class:`Expectation`
+it must meet against a reference exercise. The definitions live in ``experiments/``; this
+module only says what a definition may contain and checks it early.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .metrics import is_metric
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What an exercise changes in the notebook's ``run_model``; the defaults are the notebook's.
+
+    ``learning_rate=None`` keeps Keras's default for the optimizer (SGD 0.01, Adam 0.001).
+    """
+
+    optimizer: str = "sgd"
+    learning_rate: float | None = None
+    scaled: bool = False
+    l1: float = 0.0
+    activation: str = "relu"
+
+    def __post_init__(self) -> None:
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.l1 < 0:
+            raise ConfigError(f"l1 must be non-negative, got {self.l1}")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """``metric`` is above (``op='>'``) or below (``'<'``) a bound.
+
+    The bound is ``times * reference + by`` (``- by`` for ``'<'``), where the reference is
+    the same metric of another exercise trained with the same seed, or a fixed number.
+    """
+
+    metric: str
+    op: str
+    than: str | float
+    by: float = 0.0
+    times: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.op not in {"<", ">"}:
+            raise ConfigError(f"op must be '<' or '>', got {self.op!r}")
+        if not is_metric(self.metric):
+            raise ConfigError(f"unknown metric {self.metric!r} in expectation")
+
+    @property
+    def reference(self) -> str | None:
+        """The exercise this expectation compares against, if any."""
+        return self.than if isinstance(self.than, str) else None
+
+    def bound(self, reference_value: float) -> float:
+        margin = self.by if self.op == ">" else -self.by
+        return self.times * reference_value + margin
+
+    def __str__(self) -> str:
+        if self.reference is None:
+            return f"{self.metric} {self.op} {self.than:g}"
+        scaled = self.reference if self.times == 1 else f"{self.times:g} × {self.reference}"
+        margin = f" {'+' if self.op == '>' else '-'} {self.by:g}" if self.by else ""
+        return f"{self.metric} {self.op} {scaled}{margin}"
+
+
+def more(metric: str, than: str | float, by: float = 0.0, times: float = 1.0) -> Expectation:
+    """``metric`` must exceed ``times * than + by``."""
+    return Expectation(metric, ">", than, by, times)
+
+
+def less(metric: str, than: str | float, by: float = 0.0, times: float = 1.0) -> Expectation:
+    """``metric`` must stay below ``times * than - by``."""
+    return Expectation(metric, "<", than, by, times)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One exercise: a name (the test id), a variant, and what it must show.
+
+    Exercises that share a ``figure`` are drawn on one comparison plot with their references.
+    """
+
+    name: str
+    variant: Variant = field(default_factory=Variant)
+    expect: tuple[Expectation, ...] = ()
+    question: str = ""
+    figure: str | None = None
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.reference for e in self.expect if e.reference))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much data and how many epochs; ``n_jets=None`` means the whole dataset."""
+
+    name: str
+    n_jets: int | None
+    epochs: int
+    batch_size: int = 1024
+    validation_split: float = 0.25
+
+
+PROFILES: dict[str, Profile] = {
+    # The smallest size at which every behaviour held for every seed tried (README, "Profiles").
+    "quick": Profile("quick", n_jets=100_000, epochs=12),
+    # The notebook's own settings.
+    "full": Profile("full", n_jets=None, epochs=50),
+    # Plumbing only, in seconds: what the harness's own tests use. No behaviour is expected to hold.
+    "smoke": Profile("smoke", n_jets=4_000, epochs=3),
+}
+
+
+def profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}") from None
+
+
+def registry(experiments: Iterable[Experiment] | None = None) -> dict[str, Experiment]:
+    """Exercises by name, checked: unique names, references that exist. Default: ``experiments.EXERCISES``."""
+    if experiments is None:
+        experiments = importlib.import_module("experiments").EXERCISES
+    by_name: dict[str, Experiment] = {}
+    for exp in experiments:
+        if exp.name in by_name:
+            raise ConfigError(f"two exercises are named {exp.name!r}")
+        by_name[exp.name] = exp
+    for exp in by_name.values():
+        for ref in exp.references:
+            if ref not in by_name:
+                raise ConfigError(f"exercise {exp.name!r} compares against unknown exercise {ref!r}")
+    return by_name
+
+
+def select(experiments: Mapping[str, Experiment], names: Iterable[str]) -> list[Experiment]:
+    """The named exercises, or a one-line error listing the known names."""
+    names = list(names)
+    unknown = [n for n in names if n not in experiments]
+    if unknown:
+        raise ConfigError(f"unknown exercise(s) {', '.join(unknown)}: choose from {', '.join(experiments)}")
+    return [experiments[n] for n in names]

@@ -1,0 +1,113 @@
+"""Stage 5, metrics: plain numbers computed from a training run, by pure functions.
+
+Every assertion, baseline and plot reads these names, so they are the vocabulary of the
+exercises:
+
+=====================  ===================================================================
+``accuracy``           test accuracy (argmax of the softmax against the true class)
+``loss``, ``val_loss``  final-epoch training and validation loss
+``val_accuracy``       final-epoch validation accuracy
+``loss_roughness``     :func:`roughness` of the training-loss curve
+``val_loss_roughness`` :func:`roughness` of the validation-loss curve
+``<layer>.<stat>``     kernel statistics of ``fc1`` … ``fc4``: ``min max mean std`` (what the
+                       notebook prints), ``max_abs``, ``near_zero`` (fraction with
+                       ``|w| < NEAR_ZERO``) and ``drift`` (relative distance from the
+                       initial weights)
+=====================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import numpy as np
+
+LAYERS: tuple[str, ...] = ("fc1", "fc2", "fc3", "fc4")
+WEIGHT_STATS: tuple[str, ...] = ("min", "max", "mean", "std", "max_abs", "near_zero", "drift")
+RUN_METRICS: tuple[str, ...] = ("accuracy", "loss", "val_loss", "val_accuracy", "loss_roughness", "val_loss_roughness")
+#: |w| below this counts as "near zero": an order of magnitude under SGD's L1 step (lr·λ = 1e-4)
+#: would be too strict for float32 noise, and Glorot init puts only ~0.4 % of fc1 there.
+NEAR_ZERO = 1e-3
+
+
+class RunLike(Protocol):
+    history: dict[str, list[float]]
+    kernels: dict[str, np.ndarray]
+    initial_kernels: dict[str, np.ndarray]
+    y_test: np.ndarray
+    y_pred: np.ndarray
+
+
+def is_metric(name: str) -> bool:
+    if name in RUN_METRICS:
+        return True
+    layer, _, stat = name.partition(".")
+    return layer in LAYERS and stat in WEIGHT_STATS
+
+
+def weight_stats(w: np.ndarray, initial: np.ndarray | None = None) -> dict[str, float]:
+    """The notebook's ``min max mean std`` of a kernel, plus the measures the exercises need."""
+    w = np.asarray(w, dtype=np.float64)
+    stats = {
+        "min": float(w.min()),
+        "max": float(w.max()),
+        "mean": float(w.mean()),
+        "std": float(w.std()),
+        "max_abs": float(np.abs(w).max()),
+        "near_zero": float(np.mean(np.abs(w) < NEAR_ZERO)),
+    }
+    if initial is not None:
+        stats["drift"] = relative_drift(initial, w)
+    return stats
+
+
+def relative_drift(initial: np.ndarray, final: np.ndarray) -> float:
+    """``‖final − initial‖ / ‖initial‖``: how far training moved the weights (0 = not at all)."""
+    initial = np.asarray(initial, dtype=np.float64)
+    norm = np.linalg.norm(initial)
+    if norm == 0:
+        return math.inf if np.any(final != initial) else 0.0
+    return float(np.linalg.norm(np.asarray(final, dtype=np.float64) - initial) / norm)
+
+
+def roughness(curve: list[float] | np.ndarray) -> float:
+    """Mean absolute second difference of ``log(curve)``: epoch-to-epoch jitter, scale-free.
+
+    A smoothly decaying loss has small second differences in log space whatever its level;
+    a loss that jumps up and down from epoch to epoch has large ones. Needs three epochs;
+    a curve that went non-finite (diverged) is infinitely rough.
+    """
+    c = np.asarray(curve, dtype=np.float64)
+    if c.size < 3:
+        return math.nan
+    if not np.all(np.isfinite(c)) or np.any(c <= 0):
+        return math.inf
+    return float(np.mean(np.abs(np.diff(np.log(c), n=2))))
+
+
+def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Fraction of jets whose most probable class is the true one (NaN outputs count as wrong)."""
+    pred = np.nan_to_num(np.asarray(y_pred, dtype=np.float64), nan=-np.inf)
+    return float(np.mean(np.argmax(pred, axis=1) == np.argmax(y_true, axis=1)))
+
+
+def compute(run: RunLike) -> dict[str, float]:
+    """All metrics of one run, as a flat ``{name: value}`` dict (the vocabulary above)."""
+    history = run.history
+    values = {
+        "accuracy": accuracy(run.y_test, run.y_pred),
+        "loss": _last(history.get("loss")),
+        "val_loss": _last(history.get("val_loss")),
+        "val_accuracy": _last(history.get("val_accuracy")),
+        "loss_roughness": roughness(history.get("loss", [])),
+        "val_loss_roughness": roughness(history.get("val_loss", [])),
+    }
+    for layer in LAYERS:
+        for stat, value in weight_stats(run.kernels[layer], run.initial_kernels.get(layer)).items():
+            values[f"{layer}.{stat}"] = value
+    return values
+
+
+def _last(curve: list[float] | None) -> float:
+    return float(curve[-1]) if curve else math.nan

@@ -1,0 +1,128 @@
+"""The notebook's figures, drawn with matplotlib's Agg backend into files (never a window).
+
+Every function takes plain arrays or a run and a path, and closes its figure: a session
+that draws hundreds of plots holds none of them in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from sklearn.metrics import auc, confusion_matrix, roc_curve  # noqa: E402
+
+from .metrics import LAYERS  # noqa: E402
+from .training import TrainingRun  # noqa: E402
+
+DPI = 80
+
+
+def history(run: TrainingRun, path: Path) -> None:
+    """Train/validation loss and accuracy per epoch (the notebook's ``plot_model_history``)."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, style in (("loss", "-"), ("val_loss", "--")):
+        _curve(ax_loss, run.history.get(key, []), key, style)
+    for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
+        _curve(ax_acc, run.history.get(key, []), key, style)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title=f"{run.experiment}: loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title=f"{run.experiment}: accuracy")
+    _mark_divergence(run, (ax_loss, ax_acc))
+    _save(fig, path)
+
+
+def weights(run: TrainingRun, path: Path) -> None:
+    """Histogram of each layer's kernel (the notebook's ``distribution_weights``)."""
+    fig, axes = plt.subplots(1, len(LAYERS), figsize=(4 * len(LAYERS), 3.5))
+    for ax, layer in zip(axes, LAYERS):
+        w = run.kernels[layer].ravel()
+        finite = w[np.isfinite(w)]
+        if finite.size:
+            ax.hist(finite, bins=50, color="C0")
+        else:
+            ax.text(0.5, 0.5, "no finite weights", ha="center", transform=ax.transAxes)
+        ax.set(title=f"{layer} (std {np.std(finite) if finite.size else np.nan:.3g})", xlabel="weight")
+    axes[0].set_ylabel("count")
+    fig.suptitle(f"{run.experiment}: weight distributions")
+    _save(fig, path)
+
+
+def confusion(run: TrainingRun, path: Path) -> None:
+    """Row-normalized confusion matrix: each true class sums to one."""
+    classes = list(run.classes)
+    y_true = np.argmax(run.y_test, axis=1)
+    y_pred = np.argmax(np.nan_to_num(run.y_pred, nan=-np.inf), axis=1)
+    matrix = confusion_matrix(y_true, y_pred, labels=range(len(classes)), normalize="true")
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(matrix):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="white" if value > 0.5 else "black")
+    ticks = range(len(classes))
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=classes, yticklabels=classes)
+    ax.set(xlabel="predicted", ylabel="true", title=f"{run.experiment}: normalized confusion")
+    _save(fig, path)
+
+
+def roc(run: TrainingRun, path: Path) -> None:
+    """Per class: background efficiency against signal efficiency, AUC in the legend."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    scores = run.y_pred
+    if not np.all(np.isfinite(scores)):
+        ax.text(0.5, 0.5, "no ROC: the network output is not finite", ha="center", transform=ax.transAxes)
+    else:
+        for k, name in enumerate(run.classes):
+            fpr, tpr, _ = roc_curve(run.y_test[:, k], scores[:, k])
+            ax.plot(tpr, np.clip(fpr, 1e-5, None), label=f"{name}, AUC = {auc(fpr, tpr) * 100:.1f}%")
+        ax.set_yscale("log")
+        ax.legend(loc="lower right")
+    ax.set(xlabel="signal efficiency", ylabel="background efficiency", title=f"{run.experiment}: ROC")
+    ax.grid(True, alpha=0.3)
+    _save(fig, path)
+
+
+def comparison(runs: Sequence[TrainingRun], path: Path, title: str) -> None:
+    """Validation and training loss of several exercises on one figure: the exercises' questions."""
+    fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(11, 4))
+    for i, run in enumerate(runs):
+        _curve(ax_val, run.history.get("val_loss", []), run.experiment, "-", color=f"C{i}")
+        _curve(ax_train, run.history.get("loss", []), run.experiment, "-", color=f"C{i}")
+    ax_val.set(xlabel="epoch", ylabel="validation loss", title=f"{title}: validation loss", yscale="log")
+    ax_train.set(xlabel="epoch", ylabel="training loss", title=f"{title}: training loss", yscale="log")
+    _save(fig, path)
+
+
+def weight_overlay(runs: Mapping[str, TrainingRun], layer: str, path: Path) -> None:
+    """One layer's weight histogram for several exercises, overlaid (e.g. fc1 with and without L1)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, run in runs.items():
+        w = run.kernels[layer].ravel()
+        ax.hist(w[np.isfinite(w)], bins=80, histtype="step", linewidth=1.5, label=name)
+    ax.set(xlabel=f"{layer} weight", ylabel="count", yscale="log", title=f"{layer} weights")
+    ax.legend()
+    _save(fig, path)
+
+
+def _curve(ax, values: Sequence[float], label: str, style: str, color: str | None = None) -> None:
+    epochs = np.arange(1, len(values) + 1)
+    ax.plot(epochs, values, style, label=label, color=color)
+    ax.legend()
+
+
+def _mark_divergence(run: TrainingRun, axes) -> None:
+    if run.diverged_epoch:
+        for ax in axes:
+            ax.axvline(run.diverged_epoch, color="red", linestyle=":", label=f"diverged (epoch {run.diverged_epoch})")
+            ax.legend()
+
+
+def _save(fig, path: Path) -> None:
+    try:
+        fig.tight_layout()
+        fig.savefig(path, dpi=DPI)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,112 @@
+"""One session of the harness, shared by ``pytest`` and ``python -m harness run``.
+
+It wires the stages together in their one direction — dataset → split → experiment →
+training run (cached) → metrics → checks, baselines, artifacts — so that neither the
+CLI nor the pytest plugin repeats the plumbing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import artifacts, baseline
+from .checks import Outcome, check_behaviour
+from .errors import BaselineError
+from .experiment import Experiment, registry
+from .metrics import compute
+from .training import EpochCallback, Runs, Settings, TrainingRun
+
+DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    path: Path
+    problems: list[str]
+    updated: bool = False
+
+
+class Session:
+    def __init__(
+        self,
+        settings: Settings,
+        artifacts_dir: Path | None = Path("artifacts"),
+        baselines_dir: Path = DEFAULT_BASELINES,
+        experiments: Mapping[str, Experiment] | None = None,
+        plots: bool = True,
+        on_epoch: EpochCallback | None = None,
+        on_run: Callable[[TrainingRun], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.experiments = dict(experiments) if experiments is not None else registry()
+        self.artifacts_dir = artifacts.ensure_writable(artifacts_dir) if artifacts_dir else None
+        self.baselines_dir = Path(baselines_dir)
+        self.plots = plots
+        self._on_run = on_run
+        self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch)
+        self._metrics: dict[tuple[str, int], dict[str, float]] = {}
+
+    def _saved(self, run: TrainingRun) -> None:
+        if self.artifacts_dir and run.seed == self.settings.seed:
+            artifacts.save_run(run, self.artifacts_dir, self.settings, with_plots=self.plots)
+        if self._on_run:
+            self._on_run(run)
+
+    def run(self, name: str, seed: int | None = None) -> TrainingRun:
+        return self.runs.get(name, seed)
+
+    def metrics(self, name: str, seed: int | None = None) -> dict[str, float]:
+        seed = self.settings.seed if seed is None else seed
+        key = (name, seed)
+        if key not in self._metrics:
+            self._metrics[key] = compute(self.run(name, seed))
+        return self._metrics[key]
+
+    def behaviour(self, name: str) -> list[Outcome]:
+        """Train ``name`` and its references with the session seed and evaluate its expectations."""
+        experiment = self.experiments[name]
+        references = {ref: self.metrics(ref) for ref in experiment.references}
+        return check_behaviour(experiment, self.metrics(name), references)
+
+    def baseline_path(self, name: str) -> Path:
+        return baseline.path_for(self.baselines_dir, self.settings.label, name)
+
+    def check_baseline(self, name: str) -> BaselineResult:
+        """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError)."""
+        path = self.baseline_path(name)
+        stored = baseline.load(path)
+        if stored.experiment != name:
+            raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
+        return BaselineResult(path, stored.compare(self.metrics(name)))
+
+    def update_baseline(self, name: str, n_seeds: int) -> BaselineResult:
+        """Train ``name`` with ``n_seeds`` seeds from the session seed on and store their spread."""
+        seeds = range(self.settings.seed, self.settings.seed + n_seeds)
+        per_seed = {seed: self.metrics(name, seed) for seed in seeds}
+        path = self.baseline_path(name)
+        baseline.write(path, baseline.from_runs(name, self.settings.label, per_seed))
+        return BaselineResult(path, [], updated=True)
+
+    def update_command(self, name: str) -> str:
+        """The command that (re)creates ``name``'s baseline for this session's options."""
+        words = ["pytest", "--update-baselines", "-k", name]
+        if self.settings.profile.name != "quick":
+            words += ["--profile", self.settings.profile.name]
+        if self.settings.dataset != "surrogate":
+            words += ["--dataset", self.settings.dataset]
+        return shlex.join(words)
+
+    def finish(self) -> list[Path]:
+        """Draw the comparison plots whose exercises all ran; return the files written."""
+        if not self.artifacts_dir or not self.plots:
+            return []
+        done = {run.experiment: run for run in self.runs.completed()}
+        plans = artifacts.plan_comparisons(self.experiments)
+        return artifacts.save_comparisons(plans, done, self.artifacts_dir, self.settings)
+
+    @property
+    def output_dir(self) -> Path | None:
+        return self.artifacts_dir / self.settings.label if self.artifacts_dir else None

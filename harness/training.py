@@ -1,0 +1,213 @@
+"""Stage 4, the training run: the notebook's MLP trained under one variant, computed once per session.
+
+:func:`build_model` and :func:`build_optimizer` are the notebook's ``run_model`` without
+its printing and plotting; :class:`Runs` is the session cache every test, the CLI and the
+benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
+
+import keras  # noqa: E402
+
+from . import dataset as datasets  # noqa: E402
+from .errors import ConfigError  # noqa: E402
+from .experiment import PROFILES, Experiment, Profile, Variant  # noqa: E402
+from .metrics import LAYERS  # noqa: E402
+from .prepare import Split, prepare  # noqa: E402
+
+#: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
+EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
+
+
+@dataclass
+class TrainingRun:
+    """Everything later stages need from one training, and nothing Keras-specific."""
+
+    experiment: str
+    seed: int
+    history: dict[str, list[float]]
+    initial_kernels: dict[str, np.ndarray]
+    kernels: dict[str, np.ndarray]
+    y_test: np.ndarray
+    y_pred: np.ndarray
+    classes: tuple[str, ...]
+    diverged_epoch: int | None = None
+    train_seconds: float = 0.0
+
+
+def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
+    """The notebook's MLP: 16 → fc1 64 → fc2 32 → fc3 32 → fc4 5, softmax; L1 on fc1 if asked."""
+    regularizer = keras.regularizers.L1(variant.l1) if variant.l1 else None
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(shape=(n_features,)),
+            layers.Dense(64, name="fc1", kernel_regularizer=regularizer),
+            layers.Activation(variant.activation, name="relu1"),
+            layers.Dense(32, name="fc2"),
+            layers.Activation(variant.activation, name="relu2"),
+            layers.Dense(32, name="fc3"),
+            layers.Activation(variant.activation, name="relu3"),
+            layers.Dense(n_classes, name="fc4"),
+            layers.Activation("softmax", name="softmax"),
+        ],
+        name=name,
+    )
+
+
+def build_optimizer(variant: Variant) -> keras.optimizers.Optimizer:
+    """A fresh optimizer by Keras name; the learning rate is Keras's default unless the variant sets one."""
+    try:
+        optimizer = keras.optimizers.get(variant.optimizer)
+    except ValueError:
+        raise ConfigError(f"unknown Keras optimizer {variant.optimizer!r}") from None
+    if variant.learning_rate is None:
+        return optimizer
+    return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": variant.learning_rate})
+
+
+def compile_model(variant: Variant, n_features: int, n_classes: int, name: str = "jet_mlp") -> keras.Model:
+    model = build_model(variant, n_features, n_classes, name=name)
+    model.compile(optimizer=build_optimizer(variant), loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same numbers on the same machine: seeds Python, NumPy and the backend."""
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+class _Monitor(keras.callbacks.Callback):
+    """Stops at the first non-finite loss (a recorded outcome, not a crash) and reports progress."""
+
+    def __init__(self, name: str, epochs: int, on_epoch: EpochCallback | None) -> None:
+        super().__init__()
+        self.name, self.epochs, self.on_epoch = name, epochs, on_epoch
+        self.diverged_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        logs = logs or {}
+        if self.on_epoch:
+            self.on_epoch(self.name, epoch + 1, self.epochs, logs)
+        if not math.isfinite(float(logs.get("loss", 0.0))):
+            self.diverged_epoch = epoch + 1
+            self.model.stop_training = True
+
+
+def train(
+    experiment: Experiment,
+    split: Split,
+    profile: Profile,
+    seed: int,
+    on_epoch: EpochCallback | None = None,
+) -> TrainingRun:
+    """Train one exercise as the notebook's ``run_model`` does and collect what the metrics need."""
+    seed_everything(seed)
+    model = compile_model(experiment.variant, split.X_train.shape[1], len(split.classes), name=experiment.name)
+    initial = _kernels(model)
+    monitor = _Monitor(experiment.name, profile.epochs, on_epoch)
+    start = time.perf_counter()
+    history = model.fit(
+        split.X_train,
+        split.y_train,
+        batch_size=profile.batch_size,
+        epochs=profile.epochs,
+        validation_split=profile.validation_split,
+        shuffle=True,
+        verbose=0,
+        callbacks=[monitor],
+    )
+    seconds = time.perf_counter() - start
+    y_pred = model.predict(split.X_test, batch_size=profile.batch_size, verbose=0)
+    return TrainingRun(
+        experiment=experiment.name,
+        seed=seed,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        initial_kernels=initial,
+        kernels=_kernels(model),
+        y_test=split.y_test,
+        y_pred=np.asarray(y_pred),
+        classes=split.classes,
+        diverged_epoch=monitor.diverged_epoch,
+        train_seconds=seconds,
+    )
+
+
+def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    return {name: np.array(model.get_layer(name).kernel.numpy()) for name in LAYERS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a session trains on: the ``--dataset``, ``--profile`` and ``--seed`` options."""
+
+    dataset: str = "surrogate"
+    profile: Profile = field(default_factory=lambda: PROFILES["quick"])
+    seed: int = 0
+    cache_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """``<dataset>-<profile>``: names the baseline and artifact folders of this session."""
+        return f"{self.dataset_name}-{self.profile.name}"
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset if self.dataset in {"surrogate", "openml"} else Path(self.dataset).stem
+
+
+class Runs:
+    """The session's training runs: each ``(exercise, seed)`` is trained at most once.
+
+    ``on_run`` is called once for every new run (the CLI and pytest plugin write artifacts there).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        experiments: Mapping[str, Experiment],
+        on_run: Callable[[TrainingRun], None] | None = None,
+        on_epoch: EpochCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.experiments = experiments
+        self.on_run = on_run
+        self.on_epoch = on_epoch
+        self._runs: dict[tuple[str, int], TrainingRun] = {}
+        self._splits: dict[bool, Split] = {}
+
+    def get(self, name: str, seed: int | None = None) -> TrainingRun:
+        seed = self.settings.seed if seed is None else seed
+        key = (name, seed)
+        if key not in self._runs:
+            experiment = self.experiments[name]
+            run = train(experiment, self.split(experiment.variant.scaled), self.settings.profile, seed, self.on_epoch)
+            self._runs[key] = run
+            if self.on_run:
+                self.on_run(run)
+        return self._runs[key]
+
+    def split(self, scaled: bool) -> Split:
+        if scaled not in self._splits:
+            data = datasets.load(self.settings.dataset, self.settings.cache_dir)
+            self._splits[scaled] = prepare(data.head(self.settings.profile.n_jets), scaled=scaled)
+        return self._splits[scaled]
+
+    def completed(self) -> list[TrainingRun]:
+        """Runs trained so far with the session seed, in training order."""
+        return [run for (_, seed), run in self._runs.items() if seed == self.settings.seed]

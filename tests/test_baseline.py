@@ -1,0 +1,127 @@
+"""The baseline engine: tolerance from the seed spread, comparison, atomic files, clear errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import baseline
+from harness.baseline import K_SIGMA, Reference
+from harness.errors import BaselineError
+
+
+def metrics(accuracy: float, **extra: float) -> dict[str, float]:
+    values = {name: 0.5 for name in baseline.BASELINE_METRICS}
+    values.update(accuracy=accuracy, **extra)
+    return values
+
+
+def make(values_by_seed: dict[int, dict[str, float]]) -> baseline.Baseline:
+    return baseline.from_runs("adam", "surrogate-quick", values_by_seed)
+
+
+def test_tolerance_is_k_sigma_of_the_seed_spread():
+    ref = Reference((0.70, 0.71, 0.72))
+    assert ref.mean == pytest.approx(0.71)
+    assert ref.std == pytest.approx(0.01)
+    assert ref.tolerance == pytest.approx(K_SIGMA * 0.01)
+
+
+def test_constant_metric_gets_the_floor_not_zero():
+    ref = Reference((2.0, 2.0, 2.0))
+    assert ref.tolerance == pytest.approx(baseline.ATOL + baseline.RTOL * 2.0)
+    assert ref.deviation(2.0) is None
+
+
+def test_drift_beyond_tolerance_is_reported_with_expected_observed_and_tolerance():
+    stored = make({0: metrics(0.70), 1: metrics(0.71), 2: metrics(0.72)})
+    assert stored.compare(metrics(0.72)) == []
+    problems = stored.compare(metrics(0.60))
+    assert len(problems) == 1
+    assert problems[0].startswith("accuracy: observed 0.6, expected 0.71 ± 0.04")
+
+
+def test_divergence_is_an_outcome_the_baseline_can_hold():
+    diverging = Reference((math.nan, 0.3, 0.31))
+    assert diverging.deviation(math.nan) is None
+    assert "every baseline seed stayed finite" in Reference((0.3, 0.31)).deviation(math.nan)
+    assert "every baseline seed diverged" in Reference((math.nan, math.nan)).deviation(0.3)
+
+
+def test_missing_metric_is_a_problem():
+    stored = make({0: metrics(0.7), 1: metrics(0.7)})
+    observed = metrics(0.7)
+    del observed["fc1.std"]
+    assert stored.compare(observed) == ["fc1.std: in the baseline but not computed by this run"]
+
+
+def test_round_trip_keeps_every_value_including_nan(tmp_path):
+    stored = make({0: metrics(0.7, loss=math.nan), 1: metrics(0.71, loss=1.2)})
+    path = tmp_path / "surrogate-quick" / "adam.json"
+    baseline.write(path, stored)
+    loaded = baseline.load(path)
+    assert loaded.seeds == (0, 1)
+    assert loaded.metrics["accuracy"].values == (0.7, 0.71)
+    assert math.isnan(loaded.metrics["loss"].values[0])
+    assert json.loads(path.read_text())["metrics"]["loss"]["values"][0] == "nan"
+    assert not list(path.parent.glob(".*.tmp")), "no temp file is left behind"
+
+
+def test_missing_baseline_names_the_file(tmp_path):
+    with pytest.raises(BaselineError, match=r"adam\.json: no baseline"):
+        baseline.load(tmp_path / "adam.json")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ('{"schema": 1, "metrics": {', "unreadable baseline"),
+        ("[]", "malformed baseline"),
+        ('{"schema": 99}', "malformed baseline"),
+        ('{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], "metrics": {"accuracy": {"values": []}}}',
+         "malformed baseline"),
+        ('{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], "metrics": {"accuracy": {"values": ["a"]}}}',
+         "malformed baseline"),
+    ],
+)
+def test_corrupt_baseline_is_one_clear_error(tmp_path, text, reason):
+    path = tmp_path / "adam.json"
+    path.write_text(text)
+    with pytest.raises(BaselineError, match=reason) as info:
+        baseline.load(path)
+    assert "\n" not in str(info.value)
+    assert path.read_text() == text, "a bad baseline is reported, never rewritten"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20,
+)
+plausible = st.fixed_dictionaries(
+    {"schema": st.just(1), "experiment": json_values, "label": json_values, "seeds": json_values, "metrics": json_values}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(json_values, plausible))
+def test_loader_accepts_valid_files_or_raises_our_error_only(tmp_path_factory, document):
+    path = tmp_path_factory.mktemp("fuzz") / "x.json"
+    path.write_text(json.dumps(document))
+    try:
+        loaded = baseline.load(path)
+    except BaselineError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert all(ref.values for ref in loaded.metrics.values())
+
+
+def test_orphaned_baselines_are_listed(tmp_path):
+    (tmp_path / "surrogate-quick").mkdir()
+    for name in ("adam", "dropout"):
+        (tmp_path / "surrogate-quick" / f"{name}.json").write_text("{}")
+    assert [p.stem for p in baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])] == ["dropout"]

@@ -1,0 +1,43 @@
+"""The exercises as tests: ``test_behaviour[NAME]`` and ``test_baseline[NAME]`` for each one.
+
+``pytest -k adam`` trains ``adam`` and its reference ``sgd`` once and runs both tests of ``adam``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks import failure_report
+from harness.errors import BaselineError
+from harness.experiment import registry
+
+EXERCISES = list(registry().values())
+pytestmark = pytest.mark.training
+by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
+
+
+@by_name
+def test_behaviour(experiment, harness_session):
+    """The exercise shows what the notebook found, against its reference trained with the same seed."""
+    outcomes = harness_session.behaviour(experiment.name)
+    if not all(o.passed for o in outcomes):
+        pytest.fail(failure_report(experiment, outcomes, harness_session.settings.seed), pytrace=False)
+
+
+@by_name
+def test_baseline(experiment, harness_session, update_baselines):
+    """Every stored metric of the exercise lies within its seed-to-seed tolerance."""
+    if update_baselines:
+        result = harness_session.update_baseline(experiment.name, update_baselines)
+        print(f"wrote {result.path}")
+        return
+    fix = f"create or update it with: {harness_session.update_command(experiment.name)}"
+    try:
+        result = harness_session.check_baseline(experiment.name)
+    except BaselineError as exc:
+        pytest.fail(f"{exc}; {fix}", pytrace=False)
+    if result.problems:
+        lines = [f"{experiment.name}: training differs from the baseline {result.path}:"]
+        lines += [f"  {p}" for p in result.problems]
+        lines.append(f"If the change is intended, {fix}")
+        pytest.fail("\n".join(lines), pytrace=False)

@@ -1,0 +1,81 @@
+"""Metrics are pure functions: checked on hand-made arrays and with hypothesis."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from harness.metrics import NEAR_ZERO, accuracy, is_metric, relative_drift, roughness, weight_stats
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
+kernels = arrays(np.float32, st.tuples(st.integers(1, 20), st.integers(1, 20)), elements=finite)
+
+
+def test_weight_stats_are_the_notebooks_numbers():
+    w = np.array([[-2.0, 0.0], [1.0, 0.0005]])
+    stats = weight_stats(w)
+    assert stats["min"] == -2.0 and stats["max"] == 1.0
+    assert stats["mean"] == pytest.approx(w.mean())
+    assert stats["std"] == pytest.approx(w.std())
+    assert stats["max_abs"] == 2.0
+    assert stats["near_zero"] == 0.5
+
+
+@given(kernels)
+def test_weight_stats_invariants(w):
+    stats = weight_stats(w, initial=w)
+    assert stats["min"] <= stats["mean"] + 1e-6 * abs(stats["mean"]) + 1e-9
+    assert stats["mean"] <= stats["max"] + 1e-6 * abs(stats["max"]) + 1e-9
+    assert stats["max_abs"] == pytest.approx(max(abs(stats["min"]), abs(stats["max"])))
+    assert stats["std"] >= 0
+    assert 0 <= stats["near_zero"] <= 1
+    assert stats["drift"] == 0.0
+
+
+@given(kernels, st.floats(0.5, 2.0))
+def test_drift_measures_relative_distance(w, factor):
+    if np.linalg.norm(w.astype(np.float64)) == 0:
+        return
+    assert relative_drift(w, w * factor) == pytest.approx(abs(factor - 1), rel=1e-4, abs=1e-6)
+
+
+def test_near_zero_threshold_is_strict():
+    assert weight_stats(np.array([NEAR_ZERO, -NEAR_ZERO / 2]))["near_zero"] == 0.5
+
+
+def test_roughness_ranks_jagged_above_smooth():
+    epochs = np.arange(30)
+    smooth = 0.7 + 0.8 * np.exp(-epochs / 5)
+    jagged = smooth * (1 + 0.1 * (-1) ** epochs)
+    assert roughness(smooth) < 0.02 < roughness(jagged)
+
+
+@given(st.lists(st.floats(1e-3, 1e3), min_size=3, max_size=60), st.floats(1e-2, 1e2))
+def test_roughness_is_scale_free(curve, scale):
+    assert roughness(np.array(curve) * scale) == pytest.approx(roughness(curve), rel=1e-6, abs=1e-9)
+
+
+def test_roughness_of_a_diverged_curve_is_infinite_and_of_a_short_one_undefined():
+    assert roughness([1.0, 0.5, math.nan, math.nan]) == math.inf
+    assert math.isnan(roughness([1.0, 0.5]))
+
+
+def test_accuracy_counts_nan_outputs_as_wrong():
+    y_true = np.eye(3)[[0, 1, 2]]
+    y_pred = np.array([[0.9, 0.1, 0.0], [np.nan, np.nan, np.nan], [0.1, 0.1, 0.8]])
+    assert accuracy(y_true, y_pred) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("name", ["accuracy", "val_loss_roughness", "fc1.std", "fc4.drift"])
+def test_known_metric_names(name):
+    assert is_metric(name)
+
+
+@pytest.mark.parametrize("name", ["acc", "fc5.std", "fc1.median", "fc1"])
+def test_unknown_metric_names(name):
+    assert not is_metric(name)
