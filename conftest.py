@@ -15,6 +15,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
     group.addoption("--seed", type=int, default=0, help="training seed (default 0)")
     group.addoption("--artifacts-dir", default="artifacts", help="where plots and metrics.json go (default artifacts/)")
+    group.addoption("--baselines-dir", default=None, help="baseline files root (default: the repository's baselines/)")
     group.addoption(
         "--update-baselines",
         action="store_true",
@@ -37,14 +38,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def harness_session(request: pytest.FixtureRequest):
     """The session's training runs, each computed once, artifacts written as they finish."""
-    from harness.experiment import profile
-    from harness.session import Session
-    from harness.training import Settings
+    from harness.experiment import Settings, profile
+    from harness.session import DEFAULT_BASELINES, Session
 
     opt = request.config.getoption
     try:
         settings = Settings(dataset=opt("dataset"), profile=profile(opt("profile")), seed=opt("seed"))
-        session = Session(settings, artifacts_dir=Path(opt("artifacts_dir")))
+        baselines = Path(opt("baselines_dir")) if opt("baselines_dir") else DEFAULT_BASELINES
+        session = Session(settings, artifacts_dir=Path(opt("artifacts_dir")), baselines_dir=baselines)
     except HarnessError as exc:
         pytest.exit(f"jet-harness: {exc}", returncode=4)
     request.config.stash[_SESSION] = session

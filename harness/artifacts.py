@@ -11,14 +11,22 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import plots
 from .errors import ConfigError
-from .experiment import Experiment
+from .experiment import Experiment, Settings
 from .metrics import LAYERS, compute
-from .training import Settings, TrainingRun
 
-RUN_PLOTS = {"history.png": plots.history, "weights.png": plots.weights, "confusion.png": plots.confusion, "roc.png": plots.roc}
+if TYPE_CHECKING:
+    from .training import TrainingRun
+
+RUN_PLOTS = {
+    "history.png": plots.history,
+    "weights.png": plots.weights,
+    "confusion.png": plots.confusion,
+    "roc.png": plots.roc,
+}
 
 
 def ensure_writable(root: Path) -> Path:
@@ -30,7 +38,9 @@ def ensure_writable(root: Path) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"artifacts directory {root} is not writable ({exc.strerror}); pass --artifacts-dir") from None
+        raise ConfigError(
+            f"artifacts directory {root} is not writable ({exc.strerror}); pass --artifacts-dir"
+        ) from None
     return root
 
 
@@ -89,18 +99,19 @@ def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
 def save_comparisons(
     plans: Sequence[Comparison], runs: Mapping[str, TrainingRun], root: Path, settings: Settings
 ) -> list[Path]:
-    """Draw each planned comparison whose exercises all ran this session; return the files written."""
+    """Draw each planned comparison of which at least two exercises ran; return the files written."""
     folder = Path(root) / settings.label / "compare"
     written = []
     for plan in plans:
-        if not all(name in runs for name in plan.experiments):
+        ran = [name for name in plan.experiments if name in runs]
+        if len(ran) < 2:
             continue
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / plan.filename
         if plan.layer:
-            plots.weight_overlay({n: runs[n] for n in plan.experiments}, plan.layer, path)
+            plots.weight_overlay({n: runs[n] for n in ran}, plan.layer, path)
         else:
-            plots.comparison([runs[n] for n in plan.experiments], path, plan.title)
+            plots.comparison([runs[n] for n in ran], path, plan.title)
         written.append(path)
     return written
 

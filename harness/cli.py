@@ -49,16 +49,29 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .experiment import profile, select
-    from .session import Session
-    from .training import Settings
+    from . import dataset
+    from .artifacts import ensure_writable
+    from .experiment import Settings, profile, registry, select
 
+    # Every check a user's mistake can fail runs before TensorFlow is imported: errors come at once.
     settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed)
-    progress = Progress(sys.stderr)
-    session = Session(settings, artifacts_dir=args.artifacts_dir, plots=not args.no_plots, on_epoch=progress.epoch)
-    chosen = select(session.experiments, args.exercises or session.experiments)
+    experiments = registry()
+    chosen = select(experiments, args.exercises or experiments)
+    ensure_writable(args.artifacts_dir)
     if args.json:
         _check_writable(args.json)
+    dataset.load(settings.dataset)
+
+    from .session import Session
+
+    progress = Progress(sys.stderr)
+    session = Session(
+        settings,
+        artifacts_dir=args.artifacts_dir,
+        experiments=experiments,
+        plots=not args.no_plots,
+        on_epoch=progress.epoch,
+    )
     results = {}
     for experiment in chosen:
         progress.start(experiment.name)
@@ -135,11 +148,13 @@ class Progress:
         self._started = 0.0
 
     def start(self, name: str) -> None:
-        self._started = self._last = time.monotonic()
+        self._started = time.monotonic()
+        self._last = -math.inf  # the first epoch is always shown
 
     def epoch(self, name: str, epoch: int, epochs: int, logs: Mapping[str, float]) -> None:
         now = time.monotonic()
-        text = f"[{name}] epoch {epoch}/{epochs} loss {logs.get('loss', math.nan):.4f} val_loss {logs.get('val_loss', math.nan):.4f}"
+        loss, val_loss = logs.get("loss", math.nan), logs.get("val_loss", math.nan)
+        text = f"[{name}] epoch {epoch}/{epochs} loss {loss:.4f} val_loss {val_loss:.4f}"
         if self.tty:
             self.stream.write(f"\r\033[K{text}")
             self.stream.flush()

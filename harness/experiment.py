@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import ConfigError
 from .metrics import is_metric
@@ -119,6 +120,25 @@ PROFILES: dict[str, Profile] = {
     # Plumbing only, in seconds: what the harness's own tests use. No behaviour is expected to hold.
     "smoke": Profile("smoke", n_jets=4_000, epochs=3),
 }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a session trains on: the ``--dataset``, ``--profile`` and ``--seed`` options."""
+
+    dataset: str = "surrogate"
+    profile: Profile = field(default_factory=lambda: PROFILES["quick"])
+    seed: int = 0
+    cache_dir: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """``<dataset>-<profile>``: names the baseline and artifact folders of this session."""
+        return f"{self.dataset_name}-{self.profile.name}"
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset if self.dataset in {"surrogate", "openml"} else Path(self.dataset).stem
 
 
 def profile(name: str) -> Profile:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import auc, confusion_matrix, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import auc, confusion_matrix, roc_curve
 
-from .metrics import LAYERS  # noqa: E402
-from .training import TrainingRun  # noqa: E402
+from .metrics import LAYERS
+
+if TYPE_CHECKING:
+    from .training import TrainingRun
 
 DPI = 80
 
@@ -39,7 +42,7 @@ def history(run: TrainingRun, path: Path) -> None:
 def weights(run: TrainingRun, path: Path) -> None:
     """Histogram of each layer's kernel (the notebook's ``distribution_weights``)."""
     fig, axes = plt.subplots(1, len(LAYERS), figsize=(4 * len(LAYERS), 3.5))
-    for ax, layer in zip(axes, LAYERS):
+    for ax, layer in zip(axes, LAYERS, strict=True):
         w = run.kernels[layer].ravel()
         finite = w[np.isfinite(w)]
         if finite.size:

@@ -29,9 +29,7 @@ def prepare(dataset: Dataset, scaled: bool = False) -> Split:
     """Split as the notebook does (``test_size=0.2, random_state=42``); scaling is fit on train only."""
     encoder = LabelEncoder().fit(dataset.y)
     onehot = np.eye(len(encoder.classes_), dtype=np.float32)[encoder.transform(dataset.y)]
-    X_train, X_test, y_train, y_test = train_test_split(
-        dataset.X, onehot, test_size=TEST_SIZE, random_state=SPLIT_SEED
-    )
+    X_train, X_test, y_train, y_test = train_test_split(dataset.X, onehot, test_size=TEST_SIZE, random_state=SPLIT_SEED)
     if scaled:
         scaler = StandardScaler().fit(X_train)
         X_train = scaler.transform(X_train).astype(np.float32)

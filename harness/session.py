@@ -15,9 +15,9 @@ from pathlib import Path
 from . import artifacts, baseline
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError
-from .experiment import Experiment, registry
+from .experiment import Experiment, Settings, registry
 from .metrics import compute
-from .training import EpochCallback, Runs, Settings, TrainingRun
+from .training import EpochCallback, Runs, TrainingRun
 
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 

@@ -11,20 +11,19 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
 
-import keras  # noqa: E402
+import keras
 
-from . import dataset as datasets  # noqa: E402
-from .errors import ConfigError  # noqa: E402
-from .experiment import PROFILES, Experiment, Profile, Variant  # noqa: E402
-from .metrics import LAYERS  # noqa: E402
-from .prepare import Split, prepare  # noqa: E402
+from . import dataset as datasets
+from .errors import ConfigError
+from .experiment import Experiment, Profile, Settings, Variant
+from .metrics import LAYERS
+from .prepare import Split, prepare
 
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
 EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
@@ -150,25 +149,6 @@ def train(
 
 def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
     return {name: np.array(model.get_layer(name).kernel.numpy()) for name in LAYERS}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What a session trains on: the ``--dataset``, ``--profile`` and ``--seed`` options."""
-
-    dataset: str = "surrogate"
-    profile: Profile = field(default_factory=lambda: PROFILES["quick"])
-    seed: int = 0
-    cache_dir: Path | None = None
-
-    @property
-    def label(self) -> str:
-        """``<dataset>-<profile>``: names the baseline and artifact folders of this session."""
-        return f"{self.dataset_name}-{self.profile.name}"
-
-    @property
-    def dataset_name(self) -> str:
-        return self.dataset if self.dataset in {"surrogate", "openml"} else Path(self.dataset).stem
 
 
 class Runs:

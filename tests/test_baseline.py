@@ -76,16 +76,17 @@ def test_missing_baseline_names_the_file(tmp_path):
         baseline.load(tmp_path / "adam.json")
 
 
+HEADER = '{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], '
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
         ('{"schema": 1, "metrics": {', "unreadable baseline"),
         ("[]", "malformed baseline"),
         ('{"schema": 99}', "malformed baseline"),
-        ('{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], "metrics": {"accuracy": {"values": []}}}',
-         "malformed baseline"),
-        ('{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], "metrics": {"accuracy": {"values": ["a"]}}}',
-         "malformed baseline"),
+        (HEADER + '"metrics": {"accuracy": {"values": []}}}', "malformed baseline"),
+        (HEADER + '"metrics": {"accuracy": {"values": ["a"]}}}', "malformed baseline"),
     ],
 )
 def test_corrupt_baseline_is_one_clear_error(tmp_path, text, reason):
@@ -103,7 +104,13 @@ json_values = st.recursive(
     max_leaves=20,
 )
 plausible = st.fixed_dictionaries(
-    {"schema": st.just(1), "experiment": json_values, "label": json_values, "seeds": json_values, "metrics": json_values}
+    {
+        "schema": st.just(1),
+        "experiment": json_values,
+        "label": json_values,
+        "seeds": json_values,
+        "metrics": json_values,
+    }
 )
 
 

@@ -75,7 +75,7 @@ def test_npz_without_y_and_unknown_spec(tmp_path):
     np.savez(path, X=np.zeros((3, 16)))
     with pytest.raises(DatasetError, match="missing array"):
         ds.load_file(path)
-    with pytest.raises(DatasetError, match="unknown dataset 'jets.txt'"):
+    with pytest.raises(DatasetError, match=r"unknown dataset 'jets\.txt'"):
         ds.load("jets.txt")
     with pytest.raises(DatasetError, match="no such dataset file"):
         ds.load(tmp_path / "absent.csv")
@@ -141,19 +141,41 @@ def openml_cache(root: Path, frame: pd.DataFrame) -> None:
     arff += [",".join([*(f"{v:.6g}" for v in row[:-1]), row[-1]]) for row in frame.itertuples(index=False)]
     data = ("\n".join(arff) + "\n").encode()
     description = {
-        "id": str(ds.OPENML_ID), "name": ds.OPENML_NAME, "version": "1", "status": "active", "format": "ARFF",
-        "file_id": str(FILE_ID), "default_target_attribute": "class", "description": "miniature fixture",
+        "id": str(ds.OPENML_ID),
+        "name": ds.OPENML_NAME,
+        "version": "1",
+        "status": "active",
+        "format": "ARFF",
+        "file_id": str(FILE_ID),
+        "default_target_attribute": "class",
+        "description": "miniature fixture",
         "url": f"https://api.openml.org/data/v1/download/{FILE_ID}/{ds.OPENML_NAME}.arff",
         "md5_checksum": hashlib.md5(data).hexdigest(),
     }
     features = [
-        {"index": str(i), "name": name, "data_type": "numeric", "is_target": "false", "is_ignore": "false",
-         "is_row_identifier": "false", "number_of_missing_values": "0"}
+        {
+            "index": str(i),
+            "name": name,
+            "data_type": "numeric",
+            "is_target": "false",
+            "is_ignore": "false",
+            "is_row_identifier": "false",
+            "number_of_missing_values": "0",
+        }
         for i, name in enumerate(ds.FEATURES)
     ]
-    features.append({"index": str(len(ds.FEATURES)), "name": "class", "data_type": "nominal",
-                     "nominal_value": list(ds.CLASSES), "is_target": "true", "is_ignore": "false",
-                     "is_row_identifier": "false", "number_of_missing_values": "0"})
+    features.append(
+        {
+            "index": str(len(ds.FEATURES)),
+            "name": "class",
+            "data_type": "nominal",
+            "nominal_value": list(ds.CLASSES),
+            "is_target": "true",
+            "is_ignore": "false",
+            "is_row_identifier": "false",
+            "number_of_missing_values": "0",
+        }
+    )
     qualities = [{"name": "NumberOfInstances", "value": f"{len(frame)}.0"}]
     json_dir = base / "api" / "v1" / "json" / "data"
     _gz(json_dir / f"{ds.OPENML_ID}.gz", json.dumps({"data_set_description": description}).encode())

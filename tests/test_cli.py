@@ -1,0 +1,114 @@
+"""``python -m harness``: the main job end to end on the smoke profile, and its one-line errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import Progress, summary, to_json
+from harness.training import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+@pytest.mark.training
+def test_run_writes_artifacts_summary_and_json(tmp_path):
+    out = harness("run", "sgd", "lr_0.1", "--profile", "smoke", "--json", "r.json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "== sgd\nAccuracy: " in out.stdout and "\nfc1 " in out.stdout and "\nfc4 " in out.stdout
+    folder = tmp_path / "artifacts" / "surrogate-smoke"
+    for name in ("sgd", "lr_0.1"):
+        assert {p.name for p in (folder / name).iterdir()} == {
+            "history.png",
+            "weights.png",
+            "confusion.png",
+            "roc.png",
+            "metrics.json",
+        }
+    assert (folder / "compare" / "learning_rates.png").exists()
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert (doc["dataset"], doc["profile"], doc["seed"]) == ("surrogate", "smoke", 0)
+    sgd = doc["experiments"]["sgd"]
+    assert set(sgd["layers"]) == {"fc1", "fc2", "fc3", "fc4"}
+    assert set(sgd["layers"]["fc1"]) == {"min", "max", "mean", "std"}
+    assert len(sgd["history"]["val_loss"]) == 3 and 0 <= sgd["accuracy"] <= 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "adma"], "error: unknown exercise(s) adma: choose from sgd, scaled, l1, lr_1e-05, lr_0.1, adam"),
+        (["run", "--dataset", "missing.csv"], "error: missing.csv: no such dataset file"),
+        (["run", "--dataset", "openml", "--profile", "smoke"], "error: cannot download OpenML dataset"),
+        (["run", "--artifacts-dir", "/proc/forbidden"], "error: artifacts directory /proc/forbidden is not writable"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
+    out = harness(*args, cwd=tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_summary_prints_the_notebooks_layer_lines():
+    metrics = {"accuracy": 0.75}
+    for i, layer in enumerate(("fc1", "fc2", "fc3", "fc4")):
+        metrics.update({f"{layer}.min": -i, f"{layer}.max": i, f"{layer}.mean": 0.0, f"{layer}.std": 0.5})
+    text = summary("adam", metrics, diverged_epoch=7)
+    assert text.splitlines() == [
+        "== adam",
+        "Accuracy: 0.75",
+        "Diverged: loss not finite at epoch 7",
+        "fc1 0 0 0 0.5",
+        "fc2 -1 1 0 0.5",
+        "fc3 -2 2 0 0.5",
+        "fc4 -3 3 0 0.5",
+    ]
+
+
+def test_json_writes_non_finite_numbers_as_strings():
+    metrics = {"accuracy": math.nan, **{f"fc{i}.{s}": 1.0 for i in range(1, 5) for s in ("min", "max", "mean", "std")}}
+    doc = to_json(
+        Settings(), {"lr_0.1": {"metrics": metrics, "history": {"loss": [1.0, math.inf]}, "diverged_epoch": 2}}
+    )
+    text = json.dumps(doc, allow_nan=False)
+    assert '"accuracy": "nan"' in text and '"inf"' in text
+
+
+class FakeStream:
+    def __init__(self, tty: bool) -> None:
+        self.text, self.tty = "", tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_is_one_updating_line_on_a_terminal_and_sparse_in_ci():
+    logs = {"loss": 1.0, "val_loss": 1.1}
+    tty, ci = FakeStream(True), FakeStream(False)
+    for stream in (tty, ci):
+        progress = Progress(stream, interval=3600)
+        progress.start("adam")
+        for epoch in range(1, 51):
+            progress.epoch("adam", epoch, 50, logs)
+        progress.done()
+    assert "\n" not in tty.text and tty.text.count("\r") == 51
+    assert ci.text.count("\n") == 2  # the first epoch, then the last

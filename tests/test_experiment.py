@@ -1,0 +1,69 @@
+"""Exercise definitions are data: checked early, and their names are the test ids users type."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.experiment import Experiment, Variant, less, more, profile, registry, select
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ("sgd", "scaled", "l1", "lr_1e-05", "lr_0.1", "adam")
+
+
+def test_the_notebook_exercises_are_registered():
+    assert tuple(registry()) == NOTEBOOK
+
+
+def test_expectations_read_like_the_exercise():
+    assert str(more("accuracy", than="sgd", by=0.03)) == "accuracy > sgd + 0.03"
+    assert str(less("fc1.std", than="sgd", times=0.5)) == "fc1.std < 0.5 × sgd"
+    assert str(less("fc1.drift", than=0.1)) == "fc1.drift < 0.1"
+    assert less("accuracy", than="sgd", by=0.1).bound(0.6) == pytest.approx(0.5)
+    assert more("fc1.max_abs", than="sgd", times=5).bound(2.0) == 10.0
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: more("acuracy", than="sgd"), "unknown metric 'acuracy'"),
+        (lambda: Variant(learning_rate=0), "learning_rate must be positive"),
+        (lambda: Variant(l1=-1), "l1 must be non-negative"),
+        (lambda: registry([Experiment("a"), Experiment("a")]), "two exercises are named 'a'"),
+        (lambda: registry([Experiment("a", expect=(more("accuracy", than="b"),))]), "unknown exercise 'b'"),
+        (lambda: profile("fast"), "unknown profile 'fast': choose one of quick, full, smoke"),
+        (lambda: select(registry(), ["adma"]), "unknown exercise(s) adma: choose from sgd, scaled"),
+    ],
+)
+def test_bad_definitions_fail_early_with_one_line(make, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_references_are_listed_once_in_order():
+    exp = Experiment("x", expect=(more("accuracy", than="sgd"), less("fc1.std", than="sgd"), less("loss", than=1.0)))
+    assert exp.references == ("sgd",)
+
+
+def collected(*args: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/test_exercises.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return {line.split("::", 1)[1] for line in out.stdout.splitlines() if "::" in line}
+
+
+@pytest.mark.parametrize("name", NOTEBOOK)
+def test_k_selects_exactly_the_named_exercise(name):
+    assert collected("-k", name) == {f"test_behaviour[{name}]", f"test_baseline[{name}]"}
+
+
+def test_k_typo_selects_nothing():
+    assert collected("-k", "adma") == set()
