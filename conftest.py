@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
+
+_SESSION = pytest.StashKey()
+_STORE = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,19 +38,52 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
     if config.getoption("baseline_seeds") < 2:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:  # a pytest-xdist worker: use the controller's shared run store
+        config.stash[_STORE] = Path(worker["jet_harness_store"])
+    elif config.getoption("numprocesses", None):  # the pytest-xdist controller
+        config.stash[_STORE] = Path(tempfile.mkdtemp(prefix="jet-harness-runs-"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist: hand every worker the folder where runs are shared, so each trains once."""
+    node.workerinput["jet_harness_store"] = str(node.config.stash[_STORE])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    store = config.stash.get(_STORE, None)
+    if store is not None and not hasattr(config, "workerinput"):
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Benchmarks run only when asked for: ``pytest tests/benchmarks --benchmark-only``."""
+    if collection_path.name == "benchmarks" and not config.getoption("benchmark_only", False):
+        return True
+    return None
+
+
+def _session(config: pytest.Config):
+    from harness.experiment import Settings, profile
+    from harness.session import DEFAULT_BASELINES, Session
+
+    opt = config.getoption
+    settings = Settings(dataset=opt("dataset"), profile=profile(opt("profile")), seed=opt("seed"))
+    baselines = Path(opt("baselines_dir")) if opt("baselines_dir") else DEFAULT_BASELINES
+    return Session(
+        settings,
+        artifacts_dir=Path(opt("artifacts_dir")),
+        baselines_dir=baselines,
+        store=config.stash.get(_STORE, None),
+    )
 
 
 @pytest.fixture(scope="session")
 def harness_session(request: pytest.FixtureRequest):
     """The session's training runs, each computed once, artifacts written as they finish."""
-    from harness.experiment import Settings, profile
-    from harness.session import DEFAULT_BASELINES, Session
-
-    opt = request.config.getoption
     try:
-        settings = Settings(dataset=opt("dataset"), profile=profile(opt("profile")), seed=opt("seed"))
-        baselines = Path(opt("baselines_dir")) if opt("baselines_dir") else DEFAULT_BASELINES
-        session = Session(settings, artifacts_dir=Path(opt("artifacts_dir")), baselines_dir=baselines)
+        session = _session(request.config)
     except HarnessError as exc:
         pytest.exit(f"jet-harness: {exc}", returncode=4)
     request.config.stash[_SESSION] = session
@@ -59,14 +97,22 @@ def update_baselines(request: pytest.FixtureRequest) -> int:
     return opt("baseline_seeds") if opt("update_baselines") else 0
 
 
-_SESSION = pytest.StashKey()
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.option.keyword:
+        from harness.experiment import registry
+
+        names = ", ".join(registry())
+        terminalreporter.write_line(f"jet-harness: -k {config.option.keyword!r} selects no test; exercises: {names}")
     session = config.stash.get(_SESSION, None)
+    if session is None and _STORE in config.stash and not hasattr(config, "workerinput"):
+        session = _session(config)  # the xdist controller: draw from the runs the workers stored
     if session is None:
         return
     written = session.finish()
+    trained = session.runs.trained_log()
+    if trained:
+        once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
+        terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
     if session.output_dir:
         terminalreporter.write_sep("-", "jet-harness artifacts")
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")

@@ -5,8 +5,10 @@ To add an exercise, append an ``Experiment`` here: its name becomes the test id
 against a reference trained with the same seed. Then create its baselines with
 ``pytest --update-baselines -k NAME``.
 
-Margins are set below the effect measured over 20 seeds of the ``quick`` profile and
-far from any seed's value; the README lists the measurements.
+Each margin sits below the smallest effect measured over 20 seeds of the ``quick``
+profile (README, "Profiles" lists the measured ranges). The notebook also saw L1 shrink
+fc1's largest weight; on the surrogate the few weights L1 keeps stay as large as without
+it, so that is not asserted.
 """
 
 from harness.experiment import Experiment, Variant, less, more
@@ -22,7 +24,7 @@ EXERCISES = (
         "scaled",
         Variant(scaled=True),
         expect=(
-            more("accuracy", than="sgd", by=0.03),
+            more("accuracy", than="sgd", by=0.1),
             less("val_loss_roughness", than="sgd"),
         ),
         question="Apply a standard scaler to the inputs. How does the performance of the model change?",
@@ -32,7 +34,7 @@ EXERCISES = (
         Variant(l1=0.01),
         expect=(
             less("fc1.std", than="sgd", times=0.5),
-            more("fc1.near_zero", than="sgd", by=0.3),
+            more("fc1.near_zero", than="sgd", by=0.5),
         ),
         question="Apply L1 regularization to fc1. How do performance and the weight distribution change?",
     ),
@@ -51,7 +53,7 @@ EXERCISES = (
         Variant(learning_rate=0.1),
         expect=(
             more("fc1.max_abs", than="sgd", times=5),
-            less("accuracy", than="sgd"),
+            less("accuracy", than="sgd", by=0.05),
         ),
         question="How do the loss curves change with a larger learning rate (0.1)?",
         figure="learning_rates",
@@ -60,7 +62,7 @@ EXERCISES = (
         "adam",
         Variant(optimizer="adam"),
         expect=(
-            more("accuracy", than="sgd", by=0.03),
+            more("accuracy", than="sgd", by=0.1),
             less("val_loss_roughness", than="sgd"),
         ),
         question="How do the loss curve and the performance change with Adam instead of SGD?",

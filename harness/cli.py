@@ -45,7 +45,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
     run.set_defaults(func=_run)
+
+    bench = commands.add_parser("bench", help="benchmark tools")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True)
+    compare = bench_commands.add_parser(
+        "compare", help="one table from pytest-benchmark JSON files of one or more machines"
+    )
+    compare.add_argument("files", nargs="+", type=Path, metavar="FILE", help="pytest-benchmark --benchmark-json files")
+    compare.add_argument("--markdown", action="store_true", help="a Markdown table, e.g. for a CI job summary")
+    compare.set_defaults(func=_bench_compare)
     return parser
+
+
+def _bench_compare(args: argparse.Namespace) -> int:
+    from . import bench
+
+    machines = [bench.load(path) for path in args.files]
+    print(bench.render(machines, bench.compare(machines), markdown=args.markdown))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

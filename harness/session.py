@@ -39,6 +39,7 @@ class Session:
         plots: bool = True,
         on_epoch: EpochCallback | None = None,
         on_run: Callable[[TrainingRun], None] | None = None,
+        store: Path | None = None,
     ) -> None:
         self.settings = settings
         self.experiments = dict(experiments) if experiments is not None else registry()
@@ -46,7 +47,7 @@ class Session:
         self.baselines_dir = Path(baselines_dir)
         self.plots = plots
         self._on_run = on_run
-        self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch)
+        self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
 
     def _saved(self, run: TrainingRun) -> None:

@@ -7,11 +7,13 @@ benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, n
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -121,22 +123,13 @@ def train(
     initial = _kernels(model)
     monitor = _Monitor(experiment.name, profile.epochs, on_epoch)
     start = time.perf_counter()
-    history = model.fit(
-        split.X_train,
-        split.y_train,
-        batch_size=profile.batch_size,
-        epochs=profile.epochs,
-        validation_split=profile.validation_split,
-        shuffle=True,
-        verbose=0,
-        callbacks=[monitor],
-    )
+    history = fit(model, split, profile, callbacks=[monitor])
     seconds = time.perf_counter() - start
     y_pred = model.predict(split.X_test, batch_size=profile.batch_size, verbose=0)
     return TrainingRun(
         experiment=experiment.name,
         seed=seed,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        history=history,
         initial_kernels=initial,
         kernels=_kernels(model),
         y_test=split.y_test,
@@ -147,14 +140,72 @@ def train(
     )
 
 
+def fit(
+    model: keras.Model, split: Split, profile: Profile, callbacks: list[keras.callbacks.Callback] | None = None
+) -> dict[str, list[float]]:
+    """``model.fit`` with the notebook's arguments (batch, epochs, ``validation_split``, shuffle)."""
+    history = model.fit(
+        split.X_train,
+        split.y_train,
+        batch_size=profile.batch_size,
+        epochs=profile.epochs,
+        validation_split=profile.validation_split,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks or [],
+    )
+    return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
 def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
     return {name: np.array(model.get_layer(name).kernel.numpy()) for name in LAYERS}
+
+
+def save_run(run: TrainingRun, path: Path) -> None:
+    """Write a run as one ``.npz`` atomically (temp file, then rename): readers never see half a file."""
+    meta = {
+        "experiment": run.experiment,
+        "seed": run.seed,
+        "history": run.history,
+        "classes": list(run.classes),
+        "diverged_epoch": run.diverged_epoch,
+        "train_seconds": run.train_seconds,
+    }
+    arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
+    arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
+    arrays.update({f"initial.{k}": v for k, v in run.initial_kernels.items()})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, path)
+
+
+def load_run(path: Path) -> TrainingRun:
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        kernels = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("kernel.")}
+        initial = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial.")}
+        return TrainingRun(
+            experiment=meta["experiment"],
+            seed=meta["seed"],
+            history=meta["history"],
+            initial_kernels=initial,
+            kernels=kernels,
+            y_test=npz["y_test"],
+            y_pred=npz["y_pred"],
+            classes=tuple(meta["classes"]),
+            diverged_epoch=meta["diverged_epoch"],
+            train_seconds=meta["train_seconds"],
+        )
 
 
 class Runs:
     """The session's training runs: each ``(exercise, seed)`` is trained at most once.
 
-    ``on_run`` is called once for every new run (the CLI and pytest plugin write artifacts there).
+    With a ``store`` folder the runs are also shared between processes (pytest-xdist
+    workers): the first process to need a run trains it under a file lock and saves it,
+    the others wait on the lock and load it. ``on_run`` is called once per trained run, in
+    the process that trained it (the CLI and the pytest plugin write artifacts there).
     """
 
     def __init__(
@@ -163,11 +214,13 @@ class Runs:
         experiments: Mapping[str, Experiment],
         on_run: Callable[[TrainingRun], None] | None = None,
         on_epoch: EpochCallback | None = None,
+        store: Path | None = None,
     ) -> None:
         self.settings = settings
         self.experiments = experiments
         self.on_run = on_run
         self.on_epoch = on_epoch
+        self.store = Path(store) / settings.label if store else None
         self._runs: dict[tuple[str, int], TrainingRun] = {}
         self._splits: dict[bool, Split] = {}
 
@@ -175,12 +228,29 @@ class Runs:
         seed = self.settings.seed if seed is None else seed
         key = (name, seed)
         if key not in self._runs:
-            experiment = self.experiments[name]
-            run = train(experiment, self.split(experiment.variant.scaled), self.settings.profile, seed, self.on_epoch)
-            self._runs[key] = run
-            if self.on_run:
-                self.on_run(run)
+            self._runs[key] = self._shared(name, seed) if self.store else self._train(name, seed)
         return self._runs[key]
+
+    def _train(self, name: str, seed: int) -> TrainingRun:
+        experiment = self.experiments[name]
+        run = train(experiment, self.split(experiment.variant.scaled), self.settings.profile, seed, self.on_epoch)
+        if self.on_run:
+            self.on_run(run)
+        return run
+
+    def _shared(self, name: str, seed: int) -> TrainingRun:
+        from filelock import FileLock
+
+        self.store.mkdir(parents=True, exist_ok=True)
+        path = self.store / f"{name}-seed{seed}.npz"
+        with FileLock(f"{path}.lock"):
+            if path.exists():
+                return load_run(path)
+            run = self._train(name, seed)
+            save_run(run, path)
+            with open(self.store / "trained.log", "a", encoding="utf-8") as log:
+                log.write(f"{name} {seed} {os.getpid()}\n")
+            return run
 
     def split(self, scaled: bool) -> Split:
         if scaled not in self._splits:
@@ -188,6 +258,20 @@ class Runs:
             self._splits[scaled] = prepare(data.head(self.settings.profile.n_jets), scaled=scaled)
         return self._splits[scaled]
 
+    def trained_log(self) -> list[tuple[str, int]]:
+        """``(exercise, seed)`` of every run trained into the shared store, one entry per training."""
+        log = self.store / "trained.log" if self.store else None
+        if not log or not log.exists():
+            return []
+        return [(name, int(seed)) for name, seed, _ in (line.split() for line in log.read_text().splitlines())]
+
     def completed(self) -> list[TrainingRun]:
-        """Runs trained so far with the session seed, in training order."""
-        return [run for (_, seed), run in self._runs.items() if seed == self.settings.seed]
+        """Runs with the session seed: those in memory, plus those other processes stored."""
+        seed = self.settings.seed
+        runs = {name: run for (name, s), run in self._runs.items() if s == seed}
+        if self.store and self.store.is_dir():
+            for path in sorted(self.store.glob(f"*-seed{seed}.npz")):
+                name = path.name[: -len(f"-seed{seed}.npz")]
+                if name not in runs:
+                    runs[name] = load_run(path)
+        return list(runs.values())

@@ -41,3 +41,11 @@ def test_baseline(experiment, harness_session, update_baselines):
         lines += [f"  {p}" for p in result.problems]
         lines.append(f"If the change is intended, {fix}")
         pytest.fail("\n".join(lines), pytrace=False)
+
+
+def test_no_orphaned_baselines(harness_session):
+    """A baseline whose exercise was renamed or removed would silently stop guarding anything."""
+    from harness.baseline import orphans
+
+    stale = orphans(harness_session.baselines_dir, harness_session.settings.label, harness_session.experiments)
+    assert not stale, f"baselines for exercises that no longer exist: {', '.join(map(str, stale))}; delete them"

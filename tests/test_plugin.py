@@ -25,19 +25,10 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def run(project: pytest.Pytester, *extra: str) -> pytest.RunResult:
     base = project.path
-    return project.runpytest(
-        "--profile",
-        "smoke",
-        "-k",
-        "test_baseline and sgd",
-        "-p",
-        "no:cacheprovider",
-        "--baselines-dir",
-        str(base / "baselines"),
-        "--artifacts-dir",
-        str(base / "artifacts"),
-        *extra,
-    )
+    select = () if "-k" in extra else ("-k", "test_baseline and sgd")
+    options = ["--profile", "smoke", "-p", "no:cacheprovider", *select]
+    options += ["--baselines-dir", str(base / "baselines"), "--artifacts-dir", str(base / "artifacts")]
+    return project.runpytest(*options, *extra)
 
 
 def test_missing_then_update_then_pass_then_drift(project):
@@ -84,3 +75,46 @@ def test_bad_option_is_one_line(project):
     result = project.runpytest("--profile", "fast", "-k", "sgd", "-p", "no:cacheprovider")
     assert result.ret == 4
     result.stdout.fnmatch_lines(["*jet-harness: unknown profile 'fast': choose one of quick, full, smoke*"])
+
+
+def test_xdist_shares_runs_between_workers_and_matches_serial(project):
+    """``-n 2`` trains each run once in all (``sgd`` is needed by both tests) and gives the serial numbers."""
+    select = ("-k", "test_behaviour and (adam or scaled)")
+    artifacts = project.path / "artifacts" / "surrogate-smoke"
+
+    def metrics() -> dict:
+        return {
+            n: json.loads((artifacts / n / "metrics.json").read_text())["metrics"] for n in ("sgd", "adam", "scaled")
+        }
+
+    parallel = run(project, *select, "-n", "2")
+    parallel.stdout.fnmatch_lines(["jet-harness: 3 training runs shared between workers, each once"])
+    assert (artifacts / "compare" / "adam.png").exists(), "the controller draws comparisons from the workers' runs"
+    from_workers = metrics()
+    serial = run(project, *select)
+    verdicts = ("passed", "failed", "errors")
+    assert [serial.parseoutcomes().get(v) for v in verdicts] == [parallel.parseoutcomes().get(v) for v in verdicts]
+    assert metrics() == from_workers
+
+
+def test_k_typo_says_which_names_exist(project):
+    result = run(project, "-k", "adma")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["jet-harness: -k 'adma' selects no test; exercises: sgd, scaled, l1, lr_1e-05, *"])
+
+
+def test_unwritable_artifacts_dir_stops_before_training(project):
+    result = run(project, "--artifacts-dir", "/proc/forbidden")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*jet-harness: artifacts directory /proc/forbidden is not writable*"])
+
+
+def test_orphaned_baseline_fails_with_its_path(project):
+    project.makepyfile(test_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
+    orphan = project.path / "baselines" / "surrogate-smoke" / "dropout.json"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_text("{}")
+    result = run(project, "-k", "orphaned")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*baselines for exercises that no longer exist: {orphan}; delete them*"])
+    assert orphan.read_text() == "{}"

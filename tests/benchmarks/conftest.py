@@ -1,0 +1,28 @@
+"""Benchmark fixtures: the full-size prepared split, and the device recorded in every result file."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """pytest-benchmark knows nothing of GPUs or Keras backends: add what the harness sees."""
+    from harness.bench import device_info
+
+    machine_info["jet_harness"] = device_info()
+
+
+@pytest.fixture(scope="session")
+def full_split():
+    """The notebook-size surrogate (830k jets), split and one-hot encoded as the harness does."""
+    from harness.dataset import load
+    from harness.prepare import prepare
+
+    return prepare(load("surrogate"))
+
+
+@pytest.fixture(scope="session")
+def device():
+    from harness.bench import device_info
+
+    return device_info()

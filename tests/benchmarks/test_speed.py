@@ -1,0 +1,116 @@
+"""Training and inference speed, through the harness and as plain Keras, in one run.
+
+``pytest tests/benchmarks --benchmark-only`` (or ``tox -e bench``). Slow benchmarks use
+``benchmark.pedantic`` with explicit rounds and one explicit warm-up round (graph tracing),
+so no epoch runs uncounted. Each result records samples/s, the device and the settings.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from harness import bench, training
+from harness.experiment import PROFILES, Profile, Settings, Variant
+from harness.session import Session
+
+EPOCH = Profile("one-epoch", n_jets=None, epochs=1)
+ROUNDS = 5
+
+
+def record(benchmark, device: dict, samples: int, flops_per_sample: int | None = None, **extra) -> None:
+    """Put what a reader needs to compare machines into the result's ``extra_info``."""
+    median = benchmark.stats.stats.median
+    rate = samples / median
+    benchmark.extra_info.update(
+        samples_per_second=rate,
+        device=device["device"],
+        backend=device["backend"],
+        keras=device["keras"],
+        backend_version=device.get("tensorflow") or device.get("jax"),
+        onednn=device["onednn"],
+        threads={k: device.get(k) for k in ("intra_op_threads", "inter_op_threads", "omp_num_threads", "cpu_count")},
+        **extra,
+    )
+    if flops_per_sample:
+        benchmark.extra_info["achieved_gflops"] = rate * flops_per_sample / 1e9
+
+
+def plain_model(optimizer: str) -> keras.Model:
+    """The notebook's model written directly in Keras: the reference the harness must keep up with."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(16,)),
+            keras.layers.Dense(64, name="fc1"),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(32, name="fc2"),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(32, name="fc3"),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(5, name="fc4"),
+            keras.layers.Activation("softmax"),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss=["categorical_crossentropy"], metrics=["accuracy"])
+    return model
+
+
+def plain_epoch(model: keras.Model, split) -> None:
+    model.fit(split.X_train, split.y_train, batch_size=1024, epochs=1, validation_split=0.25, shuffle=True, verbose=0)
+    bench.wait_for_device(model.get_layer("fc4").kernel.value)
+
+
+def harness_epoch(model: keras.Model, split) -> None:
+    training.fit(model, split, EPOCH)
+    bench.wait_for_device(model.get_layer("fc4").kernel.value)
+
+
+@pytest.mark.benchmark(group="train-epoch")
+@pytest.mark.parametrize("path", ["harness", "plain"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_train_epoch(benchmark, full_split, device, optimizer, path):
+    """One epoch on the 830k-jet surrogate at batch 1024; later rounds continue the same model."""
+    training.seed_everything(0)
+    if path == "harness":
+        model, step = training.compile_model(Variant(optimizer=optimizer), 16, 5), harness_epoch
+    else:
+        model, step = plain_model(optimizer), plain_epoch
+    benchmark.pedantic(step, args=(model, full_split), rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    fitted = int(len(full_split.X_train) * (1 - EPOCH.validation_split))
+    record(benchmark, device, fitted, bench.mlp_train_flops_per_sample(), profile="full", optimizer=optimizer)
+
+
+@pytest.mark.benchmark(group="predict")
+def test_predict_batch_1024(benchmark, full_split, device):
+    model = training.compile_model(Variant(), 16, 5)
+    benchmark.pedantic(
+        lambda: model.predict(full_split.X_test, batch_size=1024, verbose=0), rounds=ROUNDS, warmup_rounds=1
+    )
+    record(benchmark, device, len(full_split.X_test), bench.mlp_forward_flops_per_sample(), batch_size=1024)
+
+
+@pytest.mark.benchmark(group="predict")
+def test_predict_batch_1(benchmark, full_split, device):
+    model = training.compile_model(Variant(), 16, 5)
+    one = full_split.X_test[:1]
+    model.predict_on_batch(one)  # trace once, outside the clock
+    benchmark(lambda: np.asarray(model.predict_on_batch(one)))
+    record(benchmark, device, 1, bench.mlp_forward_flops_per_sample(), batch_size=1)
+
+
+@pytest.mark.benchmark(group="exercise-run")
+@pytest.mark.parametrize("plots", [True, False], ids=["with-plots", "no-plots"])
+def test_exercise_run(benchmark, device, tmp_path, plots):
+    """A whole quick-profile run of ``sgd``: data prep, training, metrics (and plots)."""
+    settings = Settings(profile=PROFILES["quick"])
+
+    def one_run():
+        session = Session(settings, artifacts_dir=tmp_path, plots=plots)
+        session.metrics("sgd")
+        session.finish()
+
+    benchmark.pedantic(one_run, rounds=3, iterations=1, warmup_rounds=0)
+    profile = settings.profile
+    fitted = int(profile.n_jets * 0.8 * (1 - profile.validation_split)) * profile.epochs
+    record(benchmark, device, fitted, profile="quick", plots=plots)
