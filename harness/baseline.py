@@ -19,7 +19,7 @@ import os
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError
@@ -90,6 +90,10 @@ class Reference:
         }
 
 
+#: Loss curves kept per seed, so a report can draw a run over the baseline's band.
+CURVES: tuple[str, ...] = ("loss", "val_loss")
+
+
 @dataclass(frozen=True)
 class Baseline:
     experiment: str
@@ -97,6 +101,21 @@ class Baseline:
     seeds: tuple[int, ...]
     metrics: dict[str, Reference]
     environment: dict[str, str]
+    curves: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+
+    def band(self, curve: str) -> tuple[list[float], list[float], list[float]] | None:
+        """Per epoch: mean and the ``mean ± K_SIGMA·σ`` band of a loss curve over the seeds."""
+        runs = self.curves.get(curve)
+        if not runs:
+            return None
+        epochs = min(len(r) for r in runs)
+        references = [Reference(tuple(r[i] for r in runs)) for i in range(epochs)]
+        mean = [ref.mean for ref in references]
+        return (
+            mean,
+            [m - ref.tolerance for m, ref in zip(mean, references, strict=True)],
+            [m + ref.tolerance for m, ref in zip(mean, references, strict=True)],
+        )
 
     def compare(self, observed: Mapping[str, float]) -> list[str]:
         """One line per metric outside its tolerance (empty list: training unchanged)."""
@@ -119,14 +138,24 @@ class Baseline:
             "k_sigma": K_SIGMA,
             "environment": self.environment,
             "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
+            "curves": {name: [[_num(v) for v in run] for run in runs] for name, runs in self.curves.items()},
         }
 
 
-def from_runs(experiment: str, label: str, per_seed: Mapping[int, Mapping[str, float]]) -> Baseline:
-    """Summarize the metrics of several seeds into a baseline."""
+def from_runs(
+    experiment: str,
+    label: str,
+    per_seed: Mapping[int, Mapping[str, float]],
+    histories: Mapping[int, Mapping[str, Sequence[float]]] | None = None,
+) -> Baseline:
+    """Summarize the metrics (and loss curves) of several seeds into a baseline."""
     seeds = tuple(sorted(per_seed))
     metrics = {name: Reference(tuple(float(per_seed[s][name]) for s in seeds)) for name in BASELINE_METRICS}
-    return Baseline(experiment, label, seeds, metrics, environment())
+    curves = {}
+    if histories:
+        for name in CURVES:
+            curves[name] = tuple(tuple(float(v) for v in histories[s].get(name, ())) for s in seeds)
+    return Baseline(experiment, label, seeds, metrics, environment(), curves)
 
 
 def path_for(root: Path, label: str, experiment: str) -> Path:
@@ -159,7 +188,11 @@ def _parse(raw: object) -> Baseline:
         metrics[str(name)] = Reference(values)
     seeds = tuple(int(s) for s in raw["seeds"])
     environment = {str(k): str(v) for k, v in dict(raw.get("environment", {})).items()}
-    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment)
+    curves = {
+        str(name): tuple(tuple(_from_num(v) for v in run) for run in runs)
+        for name, runs in dict(raw.get("curves", {})).items()
+    }
+    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves)
 
 
 def write(path: Path, baseline: Baseline) -> None:

@@ -114,7 +114,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # The smallest size at which every behaviour held for every seed tried (README, "Profiles").
-    "quick": Profile("quick", n_jets=100_000, epochs=12),
+    "quick": Profile("quick", n_jets=100_000, epochs=40),
     # The notebook's own settings.
     "full": Profile("full", n_jets=None, epochs=50),
     # Plumbing only, in seconds: what the harness's own tests use. No behaviour is expected to hold.

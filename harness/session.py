@@ -87,8 +87,9 @@ class Session:
         """Train ``name`` with ``n_seeds`` seeds from the session seed on and store their spread."""
         seeds = range(self.settings.seed, self.settings.seed + n_seeds)
         per_seed = {seed: self.metrics(name, seed) for seed in seeds}
+        histories = {seed: self.run(name, seed).history for seed in seeds}
         path = self.baseline_path(name)
-        baseline.write(path, baseline.from_runs(name, self.settings.label, per_seed))
+        baseline.write(path, baseline.from_runs(name, self.settings.label, per_seed, histories))
         return BaselineResult(path, [], updated=True)
 
     def update_command(self, name: str) -> str:

@@ -71,6 +71,19 @@ def test_round_trip_keeps_every_value_including_nan(tmp_path):
     assert not list(path.parent.glob(".*.tmp")), "no temp file is left behind"
 
 
+def test_loss_curves_round_trip_into_a_band(tmp_path):
+    histories = {0: {"loss": [1.0, 0.8], "val_loss": [1.1, 0.9]}, 1: {"loss": [1.2, 0.8], "val_loss": [1.3, 0.9]}}
+    stored = baseline.from_runs("adam", "surrogate-quick", {0: metrics(0.7), 1: metrics(0.7)}, histories)
+    path = tmp_path / "adam.json"
+    baseline.write(path, stored)
+    mean, low, high = baseline.load(path).band("loss")
+    assert mean == pytest.approx([1.1, 0.8])
+    assert low[0] == pytest.approx(1.1 - K_SIGMA * math.sqrt(0.02)) and high[1] == pytest.approx(
+        0.8 + 0.8 * 1e-4 + 1e-6
+    )
+    assert baseline.load(path).band("accuracy") is None
+
+
 def test_missing_baseline_names_the_file(tmp_path):
     with pytest.raises(BaselineError, match=r"adam\.json: no baseline"):
         baseline.load(tmp_path / "adam.json")

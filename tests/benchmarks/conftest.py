@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "full_suite: the ~12 minute notebook-vs-harness comparison (-m full_suite)")
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     """pytest-benchmark knows nothing of GPUs or Keras backends: add what the harness sees."""
     from harness.bench import device_info

@@ -114,3 +114,24 @@ def test_exercise_run(benchmark, device, tmp_path, plots):
     profile = settings.profile
     fitted = int(profile.n_jets * 0.8 * (1 - profile.validation_split)) * profile.epochs
     record(benchmark, device, fitted, profile="quick", plots=plots)
+
+
+@pytest.mark.full_suite
+@pytest.mark.benchmark(group="full-suite")
+@pytest.mark.parametrize("path", ["notebook", "harness"])
+def test_full_suite(benchmark, full_split, device, tmp_path, path):
+    """The six exercises at the notebook's settings: ``run_model`` six times vs the harness (~12 min)."""
+    from notebook_reference import all_exercises
+
+    profile = PROFILES["full"]
+
+    def harness_suite():
+        session = Session(Settings(profile=profile), artifacts_dir=tmp_path)
+        for name in session.experiments:
+            session.metrics(name)
+        session.finish()
+
+    suite = harness_suite if path == "harness" else lambda: all_exercises(full_split, tmp_path, profile.epochs)
+    benchmark.pedantic(suite, rounds=1, iterations=1, warmup_rounds=0)
+    fitted = int(len(full_split.X_train) * (1 - profile.validation_split)) * profile.epochs * 6
+    record(benchmark, device, fitted, bench.mlp_train_flops_per_sample(), profile="full")

@@ -1,0 +1,126 @@
+"""``python -m harness bench compare``: any pytest-benchmark files, one table, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import bench
+from harness.bench import BenchError
+from harness.cli import main
+
+
+def result(device: str, medians: dict[str, float], rates: dict[str, float] | None = None) -> dict:
+    rates = rates or {}
+    return {
+        "machine_info": {"jet_harness": {"device": device}, "cpu": {"brand_raw": "cpu"}},
+        "benchmarks": [
+            {
+                "group": "train-epoch",
+                "name": name,
+                "fullname": f"tests/benchmarks/test_speed.py::{name}",
+                "stats": {"median": median},
+                "extra_info": {"samples_per_second": rates[name]} if name in rates else {},
+            }
+            for name, median in medians.items()
+        ],
+    }
+
+
+def write(tmp_path: Path, name: str, doc: object) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_table_lines_up_machines_with_speedups(tmp_path, capsys):
+    cpu = write(tmp_path, "cpu.json", result("Xeon (2 cores)", {"epoch": 1.2, "predict": 0.5}, {"epoch": 4e5}))
+    gpu = write(tmp_path, "gpu.json", result("NVIDIA H200", {"epoch": 0.3, "extra": 2.0}, {"epoch": 1.6e6}))
+    assert main(["bench", "compare", str(cpu), str(gpu)]) == 0
+    out = capsys.readouterr().out
+    assert "[1] Xeon (2 cores) (cpu.json)" in out and "[2] NVIDIA H200 (gpu.json)" in out
+    epoch = next(line for line in out.splitlines() if " epoch " in f" {line} ")
+    assert "1.200 s" in epoch and "400.00k" in epoch and "300.00 ms" in epoch and "1.60M" in epoch and "4.00x" in epoch
+    predict = next(line for line in out.splitlines() if "predict" in line)
+    assert predict.count("—") == 4, "a benchmark missing on one machine is a gap, not an error"
+
+
+def test_markdown_table_for_a_job_summary(tmp_path, capsys):
+    one = write(tmp_path, "one.json", result("cpu", {"epoch": 1.0}))
+    assert main(["bench", "compare", "--markdown", str(one)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| group | benchmark | [1] median | [1] samples/s |"
+    assert out[1] == "|---|---|---|---|"
+    assert out[2] == "| train-epoch | epoch | 1.000 s | — |"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{", "not a readable JSON file"),
+        ("[]", "not a pytest-benchmark result"),
+        ('{"benchmarks": []}', "contains no benchmarks"),
+        ('{"benchmarks": [{"name": "x"}]}', "a benchmark entry has no 'stats'"),
+        (
+            '{"benchmarks": [{"name": "x", "stats": {"median": 0}}]}',
+            "a benchmark entry lacks a name or a positive median",
+        ),
+    ],
+)
+def test_bad_files_are_one_line_errors(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert main(["bench", "compare", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: {message}") and err.count("\n") == 1
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["bench", "compare", str(tmp_path / "absent.json")]) == 2
+    assert "no such benchmark file" in capsys.readouterr().err
+
+
+names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)
+medians = st.floats(min_value=1e-6, max_value=1e3)
+anything = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(names, medians, min_size=1, max_size=5), min_size=1, max_size=4))
+def test_any_mix_of_benchmark_sets_renders(tmp_path_factory, machines):
+    folder = tmp_path_factory.mktemp("machines")
+    paths = [write(folder, f"m{i}.json", result(f"dev{i}", m)) for i, m in enumerate(machines)]
+    loaded = [bench.load(p) for p in paths]
+    rows = bench.compare(loaded)
+    assert {r.benchmark for r in rows} == set().union(*machines)
+    for row in rows:
+        assert row.speedups()[0] in (1.0, None)
+    for markdown in (False, True):
+        assert bench.render(loaded, rows, markdown=markdown)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(anything, st.fixed_dictionaries({"benchmarks": st.lists(anything, max_size=3)})))
+def test_arbitrary_json_loads_or_raises_our_error(tmp_path_factory, doc):
+    path = write(tmp_path_factory.mktemp("fuzz"), "x.json", doc)
+    try:
+        machine = bench.load(path)
+    except BenchError as exc:
+        assert "\n" not in str(exc)
+    else:
+        bench.render([machine], bench.compare([machine]))
+
+
+def test_flops_of_the_notebook_mlp():
+    macs = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
+    assert bench.mlp_forward_flops_per_sample() == 2 * macs == 8512
+    assert bench.mlp_train_flops_per_sample() == 6 * macs
