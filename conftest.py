@@ -116,5 +116,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if session.output_dir:
         terminalreporter.write_sep("-", "jet-harness artifacts")
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
-        if written:
-            terminalreporter.write_line(f"comparison plots: {len(written)} in {session.output_dir / 'compare'}/")
+        for path in written:
+            if path.name.startswith("report."):
+                terminalreporter.write_line(f"report: {path}")

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +68,25 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         for name, draw in RUN_PLOTS.items():
             draw(run, folder / name)
     return folder
+
+
+def save_session(root: Path, settings: Settings) -> Path:
+    """``session.json``: what the report says about the run (settings, device, versions)."""
+    from . import baseline, bench
+
+    path = Path(root) / settings.label / "session.json"
+    profile = settings.profile
+    record = {
+        "label": settings.label,
+        "dataset": settings.dataset_name,
+        "profile": f"{profile.name} ({profile.n_jets or 'all'} jets, {profile.epochs} epochs)",
+        "seed": settings.seed,
+        "device": bench.device_info()["device"],
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "environment": baseline.environment(),
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 @dataclass(frozen=True)

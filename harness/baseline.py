@@ -13,11 +13,13 @@ Files live at ``baselines/<dataset>-<profile>/<exercise>.json`` (the test id's p
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,24 +217,20 @@ def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:
 
 
 def environment() -> dict[str, str]:
-    """Versions and commit a baseline was measured with: a drift report starts here."""
-    import keras
-    import numpy
-    import sklearn
+    """Versions and commit a baseline was measured with: a drift report starts here.
 
-    env = {
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "backend": keras.backend.backend(),
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "machine": f"{platform.system()} {platform.machine()}",
-        "commit": _commit(),
-    }
-    if env["backend"] == "tensorflow":
-        import tensorflow
-
-        env["tensorflow"] = tensorflow.__version__
+    Versions come from package metadata, so recording them never imports TensorFlow.
+    """
+    keras = sys.modules.get("keras")
+    backend = keras.backend.backend() if keras else os.environ.get("KERAS_BACKEND", "tensorflow")
+    env = {"python": platform.python_version(), "backend": backend}
+    for package in ("keras", backend, "numpy", "scikit-learn"):
+        try:
+            env[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    env["machine"] = f"{platform.system()} {platform.machine()}"
+    env["commit"] = _commit()
     return env
 
 

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
     run.set_defaults(func=_run)
 
+    report = commands.add_parser("report", help="(re)write report.html and report.md from a run's artifacts")
+    report.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
+    report.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
+    report.set_defaults(func=_report)
+
     bench = commands.add_parser("bench", help="benchmark tools")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
     compare = bench_commands.add_parser(
@@ -55,6 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", action="store_true", help="a Markdown table, e.g. for a CI job summary")
     compare.set_defaults(func=_bench_compare)
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    """A report for every run (``<dataset>-<profile>`` folder) under the artifacts directory."""
+    from . import report
+    from .experiment import registry
+    from .session import DEFAULT_BASELINES
+
+    runs = sorted(p.parent for p in Path(args.artifacts_dir).glob("*/session.json"))
+    if not runs:
+        raise HarnessError(f"no run found in {args.artifacts_dir}: run pytest or python -m harness run first")
+    for run_dir in runs:
+        for path in report.write(run_dir, registry(), args.baselines_dir or DEFAULT_BASELINES, run_dir.name):
+            print(f"report: {path}")
+    return 0
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
@@ -97,10 +117,13 @@ def _run(args: argparse.Namespace) -> int:
         metrics = session.metrics(experiment.name)
         print(summary(experiment.name, metrics, run.diverged_epoch), flush=True)
         results[experiment.name] = {"metrics": metrics, "history": run.history, "diverged_epoch": run.diverged_epoch}
-    session.finish()
+    written = session.finish()
     if args.json:
         _write_json(args.json, settings, results)
     print(f"artifacts: {session.output_dir}/")
+    for path in written:
+        if path.name.startswith("report."):
+            print(f"report: {path}")
     return 0
 
 

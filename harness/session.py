@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import artifacts, baseline
+from . import artifacts, baseline, report
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError
 from .experiment import Experiment, Settings, registry
@@ -102,12 +102,16 @@ class Session:
         return shlex.join(words)
 
     def finish(self) -> list[Path]:
-        """Draw the comparison plots whose exercises all ran; return the files written."""
+        """Draw the comparison plots and write the report; return the files written."""
         if not self.artifacts_dir or not self.plots:
             return []
         done = {run.experiment: run for run in self.runs.completed()}
+        if not done:
+            return []
         plans = artifacts.plan_comparisons(self.experiments)
-        return artifacts.save_comparisons(plans, done, self.artifacts_dir, self.settings)
+        written = artifacts.save_comparisons(plans, done, self.artifacts_dir, self.settings)
+        artifacts.save_session(self.artifacts_dir, self.settings)
+        return [*written, *report.write(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)]
 
     @property
     def output_dir(self) -> Path | None:

@@ -1,0 +1,166 @@
+"""The report, as a user sees it: built from files, rendered in a real browser, shipped by an example CI job."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from harness import artifacts, baseline, report
+from harness.experiment import PROFILES, Settings, registry
+from harness.metrics import LAYERS, compute
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = Settings(profile=PROFILES["smoke"])
+
+
+@dataclass
+class FakeRun:
+    """What a training run hands the later stages, made without training."""
+
+    experiment: str
+    seed: int = 0
+    history: dict = field(default_factory=dict)
+    kernels: dict = field(default_factory=dict)
+    initial_kernels: dict = field(default_factory=dict)
+    y_test: np.ndarray = None
+    y_pred: np.ndarray = None
+    classes: tuple = ("g", "q", "t", "w", "z")
+    diverged_epoch: int | None = None
+    train_seconds: float = 1.0
+
+
+def fake_run(name: str, quality: float, seed: int = 0) -> FakeRun:
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 5, 500)
+    scores = rng.random((500, 5)) + quality * np.eye(5)[truth]
+    shapes = {"fc1": (16, 64), "fc2": (64, 32), "fc3": (32, 32), "fc4": (32, 5)}
+    epochs = np.arange(10)
+    loss = 0.7 + 0.8 * np.exp(-epochs / 3) * (1 + 0.01 * seed)
+    jitter = 0.05 * (-1.0) ** epochs if name == "sgd" else 0.0  # SGD's jagged validation loss
+    history = {"loss": list(loss), "val_loss": list(loss + 0.05 + jitter), "accuracy": [0.5] * 10}
+    return FakeRun(
+        experiment=name,
+        seed=seed,
+        history={**history, "val_accuracy": [0.5] * 10},
+        kernels={k: rng.normal(0, 0.2, s) for k, s in shapes.items()},
+        initial_kernels={k: rng.normal(0, 0.2, s) for k, s in shapes.items()},
+        y_test=np.eye(5)[truth],
+        y_pred=scores / scores.sum(axis=1, keepdims=True),
+    )
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """Artifacts of an ``sgd`` and an ``adam`` run, and baselines: ``sgd``'s matches, ``adam``'s has drifted."""
+    runs = {"sgd": fake_run("sgd", 0.3), "adam": fake_run("adam", 2.0)}
+    for run in runs.values():
+        artifacts.save_run(run, tmp_path / "artifacts", SETTINGS)
+    plans = artifacts.plan_comparisons(registry())
+    artifacts.save_comparisons(plans, runs, tmp_path / "artifacts", SETTINGS)
+    (tmp_path / "artifacts" / SETTINGS.label / "session.json").write_text(
+        json.dumps({"label": SETTINGS.label, "dataset": "surrogate", "profile": "smoke", "seed": 0, "device": "cpu"})
+    )
+    for name, quality in (("sgd", 0.3), ("adam", 0.3)):
+        seeds = [fake_run(name, quality, seed) for seed in range(3)]
+        stored = baseline.from_runs(
+            name, SETTINGS.label, {r.seed: compute(r) for r in seeds}, {r.seed: r.history for r in seeds}
+        )
+        baseline.write(tmp_path / "baselines" / SETTINGS.label / f"{name}.json", stored)
+    return tmp_path
+
+
+def write_report(run_dir: Path) -> tuple[Path, Path]:
+    folder = run_dir / "artifacts" / SETTINGS.label
+    return report.write(folder, registry(), run_dir / "baselines", SETTINGS.label)
+
+
+def test_report_has_a_row_per_exercise_with_baseline_verdicts(run_dir):
+    html_path, md_path = write_report(run_dir)
+    page = html_path.read_text()
+    rows = re.findall(r'<tr class="exercise">(.*?)</tr>', page)
+    assert [re.search(r'href="#([^"]+)"', row).group(1) for row in rows] == ["sgd", "adam"]
+    assert 'class="pass">pass</td>' in rows[0] and 'class="fail">fail</td>' in rows[1]
+    assert "http" not in page.replace("http://www.w3.org", ""), "no CDN or remote resource: the page works offline"
+    assert page.count("data:image/png;base64,") >= 2 * 5 + 1
+    markdown = md_path.read_text()
+    assert "| `adam` | ✅ pass | ❌ fail |" in markdown
+    assert "- `adam` baseline: accuracy: observed" in markdown
+
+
+def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
+    page = write_report(run_dir)[0].read_text()
+    adam = page[page.index('<section id="adam">') :]
+    assert 'alt="validation loss over the baseline band"' in adam
+    assert "metric(s) outside" in adam
+
+
+def test_report_command_rewrites_pages_from_files(run_dir, capsys):
+    from harness.cli import main
+
+    assert (
+        main(["report", "--artifacts-dir", str(run_dir / "artifacts"), "--baselines-dir", str(run_dir / "baselines")])
+        == 0
+    )
+    assert f"report: {run_dir / 'artifacts' / SETTINGS.label / 'report.html'}" in capsys.readouterr().out
+    assert main(["report", "--artifacts-dir", str(run_dir / "nothing")]) == 2
+    assert "no run found" in capsys.readouterr().err
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    return found
+
+
+HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--disable-quic"]  # fmt: skip
+
+
+def test_report_renders_in_a_browser_with_every_image_loaded(run_dir, tmp_path):
+    html_path, _ = write_report(run_dir)
+    browser = chromium()
+    profile = tmp_path / "chromium-profile"
+    dom = subprocess.run(
+        [browser, *HEADLESS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+         html_path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    images = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom.stdout)
+    assert images, dom.stderr[-2000:]
+    loaded, total = map(int, images.groups())
+    assert loaded == total >= 11
+    assert len(re.findall(r'<tr class="exercise">', dom.stdout)) == 2
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [browser, *HEADLESS, f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1280,900",
+         html_path.as_uri()],
+        capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert shot.stat().st_size > 10_000
+
+
+def test_example_workflow_installs_runs_uploads_and_summarizes():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "jet-harness.yml").read_text())
+    steps = workflow["jobs"]["exercises"]["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert 'pip install -e ".[test]"' in runs and "pytest" in runs
+    assert "report.md" in runs and "GITHUB_STEP_SUMMARY" in runs
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "artifacts/" and upload["if"] == "always()"
+    assert set(workflow[True]) == {"push", "pull_request"}  # YAML 1.1 reads the key `on` as True
+
+
+def test_layers_in_report_columns_exist():
+    assert all(c.split(".")[0] in (*LAYERS, "accuracy", "val_loss") for c in report.COLUMNS)
