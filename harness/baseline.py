@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError
+from .files import atomic, first_line, read_json
 from .metrics import LAYERS
 
 SCHEMA = 1
@@ -166,17 +167,11 @@ def path_for(root: Path, label: str, experiment: str) -> Path:
 
 def load(path: Path) -> Baseline:
     """Read and check a baseline file; any problem is a one-line :class:`BaselineError`."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BaselineError(f"{path}: no baseline") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BaselineError(f"{path}: unreadable baseline ({_first_line(exc)})") from None
+    raw = read_json(path, BaselineError, "baseline")
     try:
         return _parse(raw)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BaselineError(f"{path}: malformed baseline ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise BaselineError(f"{path}: malformed baseline ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def _parse(raw: object) -> Baseline:
@@ -198,15 +193,9 @@ def _parse(raw: object) -> Baseline:
 
 
 def write(path: Path, baseline: Baseline) -> None:
-    """Write atomically (temp file, then rename): an interrupted update leaves the old file intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write atomically: an interrupted update leaves the old file intact."""
+    with atomic(path) as tmp:
         tmp.write_text(json.dumps(baseline.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:
@@ -253,11 +242,3 @@ def _from_num(value: object) -> float:
     if isinstance(value, str) and value not in {"nan", "inf", "-inf"}:
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def seeds_text(seeds: Sequence[int]) -> str:
-    return ", ".join(str(s) for s in seeds)

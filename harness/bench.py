@@ -8,7 +8,6 @@ machines differ: that difference is the point.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
 import platform
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HarnessError
+from .files import read_json
 
 
 class BenchError(HarnessError):
@@ -45,7 +45,7 @@ def device_info() -> dict[str, object]:
         "keras": keras.__version__,
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
-        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 TensorFlow)"),
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86)") if _uses_tf() else "n/a",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
     }
     accelerators = _accelerators(info["backend"])
@@ -121,12 +121,7 @@ class Machine:
 def load(path: Path) -> Machine:
     """Read one pytest-benchmark JSON file; any problem is one :class:`BenchError` line."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BenchError(f"{path}: no such benchmark file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"{path}: not a readable JSON file ({str(exc).splitlines()[0]})") from None
+    doc = read_json(path, BenchError, "benchmark file")
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
         raise BenchError(f"{path}: not a pytest-benchmark result (no 'benchmarks' list)")
     benchmarks = {}
@@ -232,3 +227,9 @@ def _si(value: float | None) -> str:
         if value >= scale:
             return f"{value / scale:.2f}{suffix}"
     return f"{value:.1f}"
+
+
+def _uses_tf() -> bool:
+    import keras
+
+    return keras.backend.backend() == "tensorflow"

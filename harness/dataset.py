@@ -20,6 +20,7 @@ import numpy as np
 
 from . import surrogate
 from .errors import DatasetError
+from .files import atomic
 
 FEATURES = surrogate.FEATURES
 CLASSES = surrogate.CLASSES
@@ -178,11 +179,8 @@ def _labels(y: np.ndarray, source: str) -> np.ndarray:
 
 def _save_npz(path: Path, dataset: Dataset) -> None:
     """Write atomically, so a killed process never leaves a half-written cache behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, X=dataset.X, y=dataset.y)
-    os.replace(tmp, path)
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from . import baseline as baselines
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
+from .files import read_json
 
 #: The columns of the summary table (every baseline metric is in each exercise's details).
 COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.max", "fc1.min")
@@ -286,10 +286,10 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
 
 
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from None
+    doc = read_json(path, HarnessError, "run record")
+    if not isinstance(doc, dict):
+        raise HarnessError(f"{path}: not a run record (expected a JSON object)")
+    return doc
 
 
 def _float(value: object) -> float:

@@ -24,6 +24,7 @@ import keras
 from . import dataset as datasets
 from .errors import ConfigError
 from .experiment import Experiment, Profile, Settings, Variant
+from .files import atomic
 from .metrics import LAYERS
 from .prepare import Split, prepare
 
@@ -174,10 +175,8 @@ def save_run(run: TrainingRun, path: Path) -> None:
     arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
     arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
     arrays.update({f"initial.{k}": v for k, v in run.initial_kernels.items()})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 def load_run(path: Path) -> TrainingRun:

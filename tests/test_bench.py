@@ -62,7 +62,7 @@ def test_markdown_table_for_a_job_summary(tmp_path, capsys):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("{", "not a readable JSON file"),
+        ("{", "unreadable benchmark file"),
         ("[]", "not a pytest-benchmark result"),
         ('{"benchmarks": []}', "contains no benchmarks"),
         ('{"benchmarks": [{"name": "x"}]}', "a benchmark entry has no 'stats'"),
@@ -82,7 +82,7 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys, content, message):
 
 def test_missing_file(tmp_path, capsys):
     assert main(["bench", "compare", str(tmp_path / "absent.json")]) == 2
-    assert "no such benchmark file" in capsys.readouterr().err
+    assert "absent.json: no benchmark file" in capsys.readouterr().err
 
 
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=8)
