@@ -64,8 +64,27 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+class _Terminal:
+    """pytest's terminal, written past output capture (as pytest's live logging does)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
+        self.capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def isatty(self) -> bool:
+        return False  # one line per report: pytest's own progress shares this terminal
+
+    def write(self, text: str) -> None:
+        with self.capture.global_and_fixture_disabled():
+            self.reporter.write_line(text.rstrip("\n"))
+
+    def flush(self) -> None:
+        pass
+
+
 def _session(config: pytest.Config):
     from harness.experiment import Settings, profile
+    from harness.progress import Progress
     from harness.session import DEFAULT_BASELINES, Session
 
     opt = config.getoption
@@ -76,6 +95,7 @@ def _session(config: pytest.Config):
         artifacts_dir=Path(opt("artifacts_dir")),
         baselines_dir=baselines,
         store=config.stash.get(_STORE, None),
+        on_epoch=None if hasattr(config, "workerinput") else Progress(_Terminal(config), interval=30.0).epoch,
     )
 
 

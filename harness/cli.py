@@ -10,14 +10,13 @@ import argparse
 import json
 import math
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
 
 from .errors import HarnessError
 from .experiment import PROFILES
 from .metrics import LAYERS
+from .progress import Progress
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .session import Session
 
-    progress = Progress(sys.stderr)
+    progress = Progress(sys.stderr, interval=10.0)
     session = Session(
         settings,
         artifacts_dir=args.artifacts_dir,
@@ -111,7 +110,6 @@ def _run(args: argparse.Namespace) -> int:
     )
     results = {}
     for experiment in chosen:
-        progress.start(experiment.name)
         run = session.run(experiment.name)
         progress.done()
         metrics = session.metrics(experiment.name)
@@ -175,35 +173,3 @@ def _check_writable(path: Path) -> None:
 def _number(value: float) -> float | str:
     """JSON has no NaN or infinity: such values (a diverged run) are written as strings."""
     return value if math.isfinite(value) else str(value)
-
-
-class Progress:
-    """Per-epoch progress: one updating line on a terminal, a line every ~10 s otherwise."""
-
-    def __init__(self, stream: TextIO, interval: float = 10.0) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.interval = interval
-        self._last = 0.0
-        self._started = 0.0
-
-    def start(self, name: str) -> None:
-        self._started = time.monotonic()
-        self._last = -math.inf  # the first epoch is always shown
-
-    def epoch(self, name: str, epoch: int, epochs: int, logs: Mapping[str, float]) -> None:
-        now = time.monotonic()
-        loss, val_loss = logs.get("loss", math.nan), logs.get("val_loss", math.nan)
-        text = f"[{name}] epoch {epoch}/{epochs} loss {loss:.4f} val_loss {val_loss:.4f}"
-        if self.tty:
-            self.stream.write(f"\r\033[K{text}")
-            self.stream.flush()
-        elif now - self._last >= self.interval or epoch == epochs:
-            self.stream.write(f"{text} ({now - self._started:.0f}s)\n")
-            self.stream.flush()
-            self._last = now
-
-    def done(self) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-            self.stream.flush()

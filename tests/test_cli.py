@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import Progress, summary, to_json
+from harness.cli import summary, to_json
+from harness.progress import Progress
 from harness.training import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,12 +104,13 @@ class FakeStream:
 
 def test_progress_is_one_updating_line_on_a_terminal_and_sparse_in_ci():
     logs = {"loss": 1.0, "val_loss": 1.1}
-    tty, ci = FakeStream(True), FakeStream(False)
-    for stream in (tty, ci):
-        progress = Progress(stream, interval=3600)
-        progress.start("adam")
+    streams = {"tty": FakeStream(True), "quick-ci": FakeStream(False), "every-epoch-ci": FakeStream(False)}
+    for key, stream in streams.items():
+        progress = Progress(stream, interval=0.0 if key == "every-epoch-ci" else 3600.0)
         for epoch in range(1, 51):
             progress.epoch("adam", epoch, 50, logs)
         progress.done()
-    assert "\n" not in tty.text and tty.text.count("\r") == 51
-    assert ci.text.count("\n") == 2  # the first epoch, then the last
+    assert "\n" not in streams["tty"].text and streams["tty"].text.count("\r") == 51
+    assert streams["quick-ci"].text == "", "a run shorter than the interval prints nothing"
+    lines = streams["every-epoch-ci"].text.splitlines()
+    assert len(lines) == 50 and lines[-1].startswith("[adam] epoch 50/50 loss 1.0000 val_loss 1.1000 (")
