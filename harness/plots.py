@@ -132,11 +132,11 @@ def _save(fig, path: Path) -> None:
 
 
 def band(curves: Mapping[str, tuple[Sequence[float], tuple]], out, title: str) -> None:
-    """Each observed loss curve over its baseline's per-epoch mean and ``mean ± 4σ`` band."""
+    """Each observed loss curve over its baseline's per-epoch mean and prediction band."""
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.8), squeeze=False)
     for ax, (name, (observed, (mean, low, high))) in zip(axes[0], curves.items(), strict=True):
         epochs = np.arange(1, len(mean) + 1)
-        ax.fill_between(epochs, low, high, color="C0", alpha=0.25, label="baseline ± 4σ")
+        ax.fill_between(epochs, low, high, color="C0", alpha=0.25, label="baseline interval")
         ax.plot(epochs, mean, "--", color="C0", label="baseline mean")
         ax.plot(np.arange(1, len(observed) + 1), observed, color="C3", label="this run")
         ax.set(xlabel="epoch", ylabel=name, title=name)

@@ -35,7 +35,8 @@ PLOTS: tuple[tuple[str, str], ...] = (
 class Cell:
     observed: float
     expected: float | None = None
-    tolerance: float | None = None
+    low: float | None = None
+    high: float | None = None
     problem: str | None = None
 
     @property
@@ -97,7 +98,7 @@ def collect(
             reference = stored.metrics.get(column) if stored else None
             cell = Cell(metrics[name].get(column, math.nan))
             if reference is not None:
-                cell.expected, cell.tolerance = reference.mean, reference.tolerance
+                cell.expected, cell.low, cell.high = reference.mean, reference.low, reference.high
                 cell.problem = reference.deviation(cell.observed)
             report.cells[column] = cell
         reports.append(report)
@@ -184,8 +185,8 @@ def _summary_table(reports: Sequence[ExerciseReport]) -> str:
         cells += [_metric_cell(r.cells[c]) for c in COLUMNS]
         rows.append(f'<tr class="exercise">{"".join(cells)}</tr>')
     note = (
-        '<p class="small">Cells: observed, then baseline mean ± tolerance (4σ of the seed-to-seed spread); '
-        "red where the observed value lies outside.</p>"
+        '<p class="small">Cells: observed, then the baseline mean and the interval one more seed falls in '
+        "(a prediction interval from the seed-to-seed spread); red where the observed value lies outside.</p>"
     )
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{note}'
 
@@ -193,7 +194,7 @@ def _summary_table(reports: Sequence[ExerciseReport]) -> str:
 def _metric_cell(cell: Cell) -> str:
     text = _fmt(cell.observed)
     if cell.expected is not None:
-        text += f'<br><span class="small">{_fmt(cell.expected)} ± {_fmt(cell.tolerance)}</span>'
+        text += f'<br><span class="small">{_fmt(cell.expected)} [{_fmt(cell.low)}, {_fmt(cell.high)}]</span>'
     title = f' title="{_e(cell.problem)}"' if cell.problem else ""
     return f'<td class="{cell.status}"{title}>{text}</td>'
 
@@ -227,7 +228,7 @@ def _exercise_section(report: ExerciseReport) -> str:
 
 
 def _band_png(report: ExerciseReport) -> bytes | None:
-    """This run's loss curves drawn over the baseline's ``mean ± 4σ`` band, per epoch."""
+    """This run's loss curves drawn over the baseline's per-epoch prediction band."""
     from .plots import band
 
     curves = {}
@@ -269,7 +270,7 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
             cell = r.cells[column]
             text = _fmt(cell.observed)
             if cell.expected is not None:
-                text += f" ({_fmt(cell.expected)} ± {_fmt(cell.tolerance)})"
+                text += f" ({_fmt(cell.expected)} [{_fmt(cell.low)}, {_fmt(cell.high)}])"
             cells.append(f"**{text}**" if cell.status == "fail" else text)
         lines.append("| " + " | ".join(cells) + " |")
     failing = [(r, o) for r in reports for o in (r.outcomes or []) if not o.passed]
@@ -278,7 +279,7 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         lines += ["", "### What changed", ""]
         lines += [f"- `{r.experiment.name}` behaviour: {o}" for r, o in failing]
         lines += [f"- `{r.experiment.name}` baseline: {p}" for r, p in problems]
-    lines += ["", "Cells: observed (baseline mean ± 4σ tolerance). Plots: `report.html` in the artifacts.", ""]
+    lines += ["", "Cells: observed (baseline mean [interval for one more seed]). Plots: `report.html`.", ""]
     return "\n".join(lines)
 
 

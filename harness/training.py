@@ -79,9 +79,21 @@ def build_optimizer(variant: Variant) -> keras.optimizers.Optimizer:
     return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": variant.learning_rate})
 
 
+#: Batches per call into the backend. The arithmetic and its order are unchanged (same weights,
+#: bit for bit), but Keras's per-step Python overhead is paid once per 32 batches: on this
+#: tiny model that overhead is most of an epoch (1.07 s → 0.67 s per 830k-jet epoch on 2 cores).
+STEPS_PER_EXECUTION = 32
+
+
 def compile_model(variant: Variant, n_features: int, n_classes: int, name: str = "jet_mlp") -> keras.Model:
+    """The notebook's ``model.compile``: categorical cross-entropy, accuracy, the variant's optimizer."""
     model = build_model(variant, n_features, n_classes, name=name)
-    model.compile(optimizer=build_optimizer(variant), loss="categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=build_optimizer(variant),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
     return model
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import baseline
-from harness.baseline import K_SIGMA, Reference
+from harness.baseline import ALPHA, Reference, interval_factor
 from harness.errors import BaselineError
 
 
@@ -24,11 +24,34 @@ def make(values_by_seed: dict[int, dict[str, float]]) -> baseline.Baseline:
     return baseline.from_runs("adam", "surrogate-quick", values_by_seed)
 
 
-def test_tolerance_is_k_sigma_of_the_seed_spread():
+def test_tolerance_is_the_prediction_interval_for_one_more_seed():
     ref = Reference((0.70, 0.71, 0.72))
     assert ref.mean == pytest.approx(0.71)
-    assert ref.std == pytest.approx(0.01)
-    assert ref.tolerance == pytest.approx(K_SIGMA * 0.01)
+    assert ref.spread == pytest.approx(0.01)
+    factor = interval_factor(3)
+    assert ref.tolerance == pytest.approx(factor * 0.01)
+    assert (ref.low, ref.high) == (pytest.approx(0.71 - factor * 0.01), pytest.approx(0.71 + factor * 0.01))
+
+
+@pytest.mark.parametrize(
+    "n, t_quantile",
+    [(3, 99.99), (5, 15.544), (10, 6.594), (20, 4.897)],  # Student's t at 1 − ALPHA/2
+)
+def test_interval_factor_is_students_t_at_alpha(n, t_quantile):
+    """Few seeds, wide intervals: that is what the seed spread honestly supports."""
+    assert ALPHA == 1e-4
+    assert interval_factor(n) == pytest.approx(t_quantile * math.sqrt(1 + 1 / n), rel=1e-3)
+
+
+def test_weight_statistics_are_compared_on_an_asinh_scale():
+    """asinh is linear for ordinary weights and logarithmic for exploded ones (lr = 0.1)."""
+    exploded = Reference((1e14, 1e18, 3e16, 1e25, 1e20), log_scale=True)
+    assert exploded.center == pytest.approx(sum(math.asinh(v) for v in exploded.values) / 5)
+    assert exploded.deviation(1e22) is None
+    ordinary = Reference((0.40, 0.41, 0.42, 0.40, 0.41), log_scale=True)
+    linear = Reference(ordinary.values)
+    assert ordinary.mean == pytest.approx(linear.mean, rel=1e-3)
+    assert ordinary.high == pytest.approx(linear.high, rel=0.05)
 
 
 def test_constant_metric_gets_the_floor_not_zero():
@@ -37,12 +60,13 @@ def test_constant_metric_gets_the_floor_not_zero():
     assert ref.deviation(2.0) is None
 
 
-def test_drift_beyond_tolerance_is_reported_with_expected_observed_and_tolerance():
-    stored = make({0: metrics(0.70), 1: metrics(0.71), 2: metrics(0.72)})
+def test_drift_beyond_tolerance_is_reported_with_expected_observed_and_interval():
+    stored = make({seed: metrics(0.70 + 0.005 * seed) for seed in range(5)})
     assert stored.compare(metrics(0.72)) == []
-    problems = stored.compare(metrics(0.60))
+    problems = stored.compare(metrics(0.5))
     assert len(problems) == 1
-    assert problems[0].startswith("accuracy: observed 0.6, expected 0.71 ± 0.04")
+    assert problems[0].startswith("accuracy: observed 0.5, expected 0.71 in [0.5")
+    assert problems[0].endswith("(prediction interval over 5 seeds)")
 
 
 def test_divergence_is_an_outcome_the_baseline_can_hold():
@@ -78,7 +102,7 @@ def test_loss_curves_round_trip_into_a_band(tmp_path):
     baseline.write(path, stored)
     mean, low, high = baseline.load(path).band("loss")
     assert mean == pytest.approx([1.1, 0.8])
-    assert low[0] == pytest.approx(1.1 - K_SIGMA * math.sqrt(0.02)) and high[1] == pytest.approx(
+    assert low[0] == pytest.approx(1.1 - interval_factor(2) * math.sqrt(0.02)) and high[1] == pytest.approx(
         0.8 + 0.8 * 1e-4 + 1e-6
     )
     assert baseline.load(path).band("accuracy") is None

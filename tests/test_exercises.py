@@ -26,7 +26,7 @@ def test_behaviour(experiment, harness_session):
 
 @by_name
 def test_baseline(experiment, harness_session, update_baselines):
-    """Every stored metric of the exercise lies within its seed-to-seed tolerance."""
+    """Every stored metric lies where one more seed of the baseline's training could put it."""
     if update_baselines:
         result = harness_session.update_baseline(experiment.name, update_baselines)
         print(f"wrote {result.path}")

@@ -53,7 +53,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     drift.stdout.fnmatch_lines(
         [
             f"*sgd: training differs from the baseline {baseline_file}:*",
-            "*accuracy: observed *, expected 0.9905 ± *(4σ, σ=* over 2 seeds)*",
+            "*accuracy: observed *, expected 0.9905 in [[]*] (prediction interval over 2 seeds)*",
             "*If the change is intended, create or update it with: pytest --update-baselines -k sgd --profile smoke*",
         ]
     )
