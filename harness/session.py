@@ -8,7 +8,7 @@ CLI nor the pytest plugin repeats the plumbing.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +26,11 @@ DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 class BaselineResult:
     path: Path
     problems: list[str]
-    updated: bool = False
 
 
 class Session:
+    """The settings, the exercises and their cached runs; artifacts written as runs finish."""
+
     def __init__(
         self,
         settings: Settings,
@@ -38,7 +39,6 @@ class Session:
         experiments: Mapping[str, Experiment] | None = None,
         plots: bool = True,
         on_epoch: EpochCallback | None = None,
-        on_run: Callable[[TrainingRun], None] | None = None,
         store: Path | None = None,
     ) -> None:
         self.settings = settings
@@ -46,15 +46,12 @@ class Session:
         self.artifacts_dir = artifacts.ensure_writable(artifacts_dir) if artifacts_dir else None
         self.baselines_dir = Path(baselines_dir)
         self.plots = plots
-        self._on_run = on_run
         self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
 
     def _saved(self, run: TrainingRun) -> None:
         if self.artifacts_dir and run.seed == self.settings.seed:
             artifacts.save_run(run, self.artifacts_dir, self.settings, with_plots=self.plots)
-        if self._on_run:
-            self._on_run(run)
 
     def run(self, name: str, seed: int | None = None) -> TrainingRun:
         return self.runs.get(name, seed)
@@ -90,7 +87,7 @@ class Session:
         histories = {seed: self.run(name, seed).history for seed in seeds}
         path = self.baseline_path(name)
         baseline.write(path, baseline.from_runs(name, self.settings.label, per_seed, histories))
-        return BaselineResult(path, [], updated=True)
+        return BaselineResult(path, [])
 
     def update_command(self, name: str) -> str:
         """The command that (re)creates ``name``'s baseline for this session's options."""
