@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from . import plots
 from .errors import ConfigError
 from .experiment import Experiment, Settings
+from .files import atomic
 from .metrics import LAYERS, compute
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "metrics": {k: _json_number(v) for k, v in compute(run).items()},
         "history": {k: [_json_number(v) for v in vs] for k, vs in run.history.items()},
     }
-    (folder / "metrics.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    with atomic(folder / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if with_plots:
         for name, draw in RUN_PLOTS.items():
             draw(run, folder / name)
