@@ -104,17 +104,23 @@ class Comparison:
 def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
     """Loss curves of each exercise (or ``figure`` group) with its references; weight overlays
     for each layer an exercise's expectations are about."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[str | None, list[str]] = {}
     for exp in experiments.values():
         if exp.references:
             members = groups.setdefault(exp.figure or exp.name, [])
             members += [n for n in (*exp.references, exp.name) if n not in members]
-    plans = [Comparison(f"{key}.png", key.replace("_", " "), tuple(names)) for key, names in groups.items()]
+    plans = []
+    for key, names in groups.items():
+        if key in experiments:  # an exercise against its references
+            plans.append(Comparison(f"{'_vs_'.join(names)}.png", " vs ".join(names), tuple(names)))
+        else:  # a named figure shared by several exercises
+            plans.append(Comparison(f"{key}.png", f"{key.replace('_', ' ')}: {', '.join(names)}", tuple(names)))
     for exp in experiments.values():
         layers = {e.metric.split(".")[0] for e in exp.expect if e.reference and e.metric.split(".")[0] in LAYERS}
         for layer in sorted(layers):
             names = (*exp.references, exp.name)
-            plans.append(Comparison(f"{exp.name}_{layer}_weights.png", f"{layer}: {' vs '.join(names)}", names, layer))
+            title = f"{layer} weights: {' vs '.join(names)}"
+            plans.append(Comparison(f"{'_vs_'.join(names)}_{layer}.png", title, names, layer))
     return plans
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import baseline as baselines
+from .artifacts import plan_comparisons
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
@@ -155,10 +156,11 @@ def render_html(reports: Sequence[ExerciseReport], session: Mapping, run_dir: Pa
         "<h2>Exercises</h2>",
         _summary_table(reports),
     ]
-    compare = sorted((run_dir / "compare").glob("*.png")) if (run_dir / "compare").is_dir() else []
-    if compare:
+    experiments = {r.experiment.name: r.experiment for r in reports}
+    plans = [p for p in plan_comparisons(experiments) if (run_dir / "compare" / p.filename).exists()]
+    if plans:
         parts.append("<h2>The exercises' questions</h2>")
-        parts += [_figure(path, path.stem.replace("_", " ")) for path in compare]
+        parts += [_figure(run_dir / "compare" / plan.filename, plan.title) for plan in plans]
     for report in reports:
         parts.append(_exercise_section(report))
     parts.append("</body></html>")
