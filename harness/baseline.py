@@ -64,7 +64,12 @@ class Reference:
         return math.asinh(value) if self.log_scale else value
 
     def _unscale(self, value: float) -> float:
-        return math.sinh(value) if self.log_scale else value
+        if not self.log_scale:
+            return value
+        try:
+            return math.sinh(value)
+        except OverflowError:  # an interval wider than floats reach: unbounded on that side
+            return math.copysign(math.inf, value)
 
     @property
     def finite(self) -> list[float]:

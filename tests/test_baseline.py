@@ -54,6 +54,16 @@ def test_weight_statistics_are_compared_on_an_asinh_scale():
     assert ordinary.high == pytest.approx(linear.high, rel=0.05)
 
 
+def test_an_interval_beyond_float_range_is_unbounded_and_still_stored(tmp_path):
+    """Two finite exploded seeds (the third diverged) give t(1) ≈ 6366: wider than floats reach."""
+    ref = Reference((-37.05, -9.09, math.nan), log_scale=True)
+    assert (ref.low, ref.high) == (-math.inf, math.inf)
+    assert ref.deviation(-1e30) is None
+    stored = make({0: metrics(0.3, **{"fc1.min": -37.05}), 1: metrics(0.31, **{"fc1.min": -9.09})})
+    baseline.write(tmp_path / "lr.json", stored)
+    assert baseline.load(tmp_path / "lr.json").metrics["fc1.min"].values == (-37.05, -9.09)
+
+
 def test_constant_metric_gets_the_floor_not_zero():
     ref = Reference((2.0, 2.0, 2.0))
     assert ref.tolerance == pytest.approx(baseline.ATOL + baseline.RTOL * 2.0)
