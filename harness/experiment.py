@@ -113,7 +113,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # The smallest size at which every behaviour held for every seed tried (README, "Profiles").
+    # The smallest size tried at which every margin sat clear of the measured seeds (README, "Profiles").
     "quick": Profile("quick", n_jets=100_000, epochs=40),
     # The notebook's own settings.
     "full": Profile("full", n_jets=None, epochs=50),
@@ -130,6 +130,10 @@ class Settings:
     profile: Profile = field(default_factory=lambda: PROFILES["quick"])
     seed: int = 0
     cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
 
     @property
     def label(self) -> str:
