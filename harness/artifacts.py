@@ -7,7 +7,6 @@ answer the exercises' questions are planned from the exercise definitions themse
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import plots
 from .errors import ConfigError
 from .experiment import Experiment, Settings
-from .files import atomic
+from .files import atomic, json_number
 from .metrics import LAYERS, compute
 
 if TYPE_CHECKING:
@@ -61,8 +60,8 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "seed": run.seed,
         "diverged_epoch": run.diverged_epoch,
         "train_seconds": round(run.train_seconds, 3),
-        "metrics": {k: _json_number(v) for k, v in compute(run).items()},
-        "history": {k: [_json_number(v) for v in vs] for k, vs in run.history.items()},
+        "metrics": {k: json_number(v) for k, v in compute(run).items()},
+        "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
     with atomic(folder / "metrics.json") as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
@@ -142,7 +141,3 @@ def save_comparisons(
             plots.comparison([runs[n] for n in ran], path, plan.title)
         written.append(path)
     return written
-
-
-def _json_number(value: float) -> float | str | None:
-    return value if math.isfinite(value) else str(value)

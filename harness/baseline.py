@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError
-from .files import atomic, first_line, read_json
+from .files import atomic, first_line, json_number, read_json
 from .metrics import LAYERS
 
 SCHEMA = 2
@@ -126,11 +126,11 @@ class Reference:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "mean": _num(self.mean),
-            "low": _num(self.low),
-            "high": _num(self.high),
+            "mean": json_number(self.mean),
+            "low": json_number(self.low),
+            "high": json_number(self.high),
             "scale": "asinh" if self.log_scale else "linear",
-            "values": [_num(v) for v in self.values],
+            "values": [json_number(v) for v in self.values],
         }
 
 
@@ -182,7 +182,7 @@ class Baseline:
             "alpha": ALPHA,
             "environment": self.environment,
             "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
-            "curves": {name: [[_num(v) for v in run] for run in runs] for name, runs in self.curves.items()},
+            "curves": {name: [[json_number(v) for v in run] for run in runs] for name, runs in self.curves.items()},
         }
 
 
@@ -223,14 +223,14 @@ def _parse(raw: object) -> Baseline:
         raise ValueError(f"expected a JSON object with schema {SCHEMA}")
     metrics = {}
     for name, entry in raw["metrics"].items():
-        values = tuple(_from_num(v) for v in entry["values"])
+        values = tuple(_fromjson_number(v) for v in entry["values"])
         if not values:
             raise ValueError(f"metric {name!r} has no values")
         metrics[str(name)] = Reference(values, uses_log_scale(str(name)))
     seeds = tuple(int(s) for s in raw["seeds"])
     environment = {str(k): str(v) for k, v in dict(raw.get("environment", {})).items()}
     curves = {
-        str(name): tuple(tuple(_from_num(v) for v in run) for run in runs)
+        str(name): tuple(tuple(_fromjson_number(v) for v in run) for run in runs)
         for name, runs in dict(raw.get("curves", {})).items()
     }
     return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves)
@@ -275,12 +275,7 @@ def _commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _num(value: float) -> float | str:
-    """JSON has no NaN: non-finite values are stored as the strings ``"nan"``, ``"inf"``, ``"-inf"``."""
-    return value if math.isfinite(value) else str(value)
-
-
-def _from_num(value: object) -> float:
+def _fromjson_number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise TypeError(f"expected a number, got {value!r}")
     if isinstance(value, str) and value not in {"nan", "inf", "-inf"}:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .errors import HarnessError
 from .experiment import PROFILES
+from .files import json_number
 from .metrics import LAYERS
 from .progress import Progress
 
@@ -141,11 +141,12 @@ def to_json(settings, results: Mapping[str, Mapping]) -> dict:
     for name, result in results.items():
         metrics = result["metrics"]
         experiments[name] = {
-            "accuracy": _number(metrics["accuracy"]),
+            "accuracy": json_number(metrics["accuracy"]),
             "layers": {
-                layer: {s: _number(metrics[f"{layer}.{s}"]) for s in ("min", "max", "mean", "std")} for layer in LAYERS
+                layer: {s: json_number(metrics[f"{layer}.{s}"]) for s in ("min", "max", "mean", "std")}
+                for layer in LAYERS
             },
-            "history": {k: [_number(v) for v in vs] for k, vs in result["history"].items()},
+            "history": {k: [json_number(v) for v in vs] for k, vs in result["history"].items()},
             "diverged_epoch": result["diverged_epoch"],
         }
     return {
@@ -168,8 +169,3 @@ def _check_writable(path: Path) -> None:
             pass
     except OSError as exc:
         raise HarnessError(f"cannot write --json file {path} ({exc.strerror})") from None
-
-
-def _number(value: float) -> float | str:
-    """JSON has no NaN or infinity: such values (a diverged run) are written as strings."""
-    return value if math.isfinite(value) else str(value)
