@@ -124,7 +124,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         names = ", ".join(registry())
         terminalreporter.write_line(f"jet-harness: -k {config.option.keyword!r} selects no test; exercises: {names}")
     session = config.stash.get(_SESSION, None)
-    if session is None and _STORE in config.stash and not hasattr(config, "workerinput"):
+    store = config.stash.get(_STORE, None)
+    if session is None and store and not hasattr(config, "workerinput") and any(store.rglob("*.npz")):
         session = _session(config)  # the xdist controller: draw from the runs the workers stored
     if session is None:
         return
@@ -133,7 +134,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if trained:
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
         terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
-    if session.output_dir:
+    if written:
         terminalreporter.write_sep("-", "jet-harness artifacts")
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
         for path in written:
