@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from . import plots
 from .errors import ConfigError
 from .experiment import Experiment, Settings
-from .files import atomic, json_number
+from .files import json_number, write_text
 from .metrics import LAYERS, compute
 
 if TYPE_CHECKING:
@@ -63,8 +63,7 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "metrics": {k: json_number(v) for k, v in compute(run).items()},
         "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
-    with atomic(folder / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_text(folder / "metrics.json", json.dumps(record, indent=2) + "\n")
     if with_plots:
         for name, draw in RUN_PLOTS.items():
             draw(run, folder / name)
@@ -86,8 +85,7 @@ def save_session(root: Path, settings: Settings) -> Path:
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "environment": baseline.environment(),
     }
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 @dataclass(frozen=True)

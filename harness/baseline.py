@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BaselineError
-from .files import atomic, first_line, json_number, read_json
+from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
 
 SCHEMA = 2
@@ -238,8 +238,7 @@ def _parse(raw: object) -> Baseline:
 
 def write(path: Path, baseline: Baseline) -> None:
     """Write atomically: an interrupted update leaves the old file intact."""
-    with atomic(path) as tmp:
-        tmp.write_text(json.dumps(baseline.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(baseline.to_json(), indent=2, allow_nan=False) + "\n")
 
 
 def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:

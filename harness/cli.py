@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import HarnessError
 from .experiment import PROFILES
-from .files import json_number
+from .files import json_number, write_text
 from .metrics import LAYERS
 from .progress import Progress
 
@@ -158,7 +158,7 @@ def to_json(settings, results: Mapping[str, Mapping]) -> dict:
 
 
 def _write_json(path: Path, settings, results: Mapping[str, Mapping]) -> None:
-    path.write_text(json.dumps(to_json(settings, results), indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(to_json(settings, results), indent=2) + "\n")
     print(f"results: {path}")
 
 

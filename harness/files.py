@@ -38,6 +38,13 @@ def atomic(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` through :func:`atomic`: every file the harness produces is whole or absent."""
+    with atomic(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def json_number(value: float) -> float | str:
     """JSON has no NaN or infinity: such values (a diverged run) are written as ``"nan"``, ``"inf"``, ``"-inf"``."""
     return value if math.isfinite(value) else str(value)

@@ -20,7 +20,7 @@ from .artifacts import plan_comparisons
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
-from .files import read_json
+from .files import read_json, write_text
 
 #: The columns of the summary table (every baseline metric is in each exercise's details).
 COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.max", "fc1.min")
@@ -116,8 +116,8 @@ def write(run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: P
         raise HarnessError(f"no exercise results (metrics.json) in {run_dir}")
     session = _read_json(run_dir / "session.json") if (run_dir / "session.json").exists() else {}
     html_path, md_path = run_dir / "report.html", run_dir / "report.md"
-    html_path.write_text(render_html(reports, session, run_dir), encoding="utf-8")
-    md_path.write_text(render_markdown(reports, session), encoding="utf-8")
+    write_text(html_path, render_html(reports, session, run_dir))
+    write_text(md_path, render_markdown(reports, session))
     return html_path, md_path
 
 
