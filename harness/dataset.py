@@ -77,10 +77,24 @@ def default_cache_dir() -> Path:
 
 
 def load_openml(cache_dir: Path) -> Dataset:
-    """OpenML's jets, downloaded once into ``cache_dir``; the parsed arrays are cached as ``.npz``."""
+    """OpenML's jets, downloaded once into ``cache_dir``; the parsed arrays are cached as ``.npz``.
+
+    The first process (of several pytest-xdist workers, say) downloads under a file lock; the
+    others wait for it and read the parsed copy.
+    """
+    from filelock import FileLock
+
     parsed = cache_dir / f"{OPENML_NAME}.npz"
     if parsed.exists():
         return load_file(parsed, name="openml")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{parsed}.lock"):
+        if parsed.exists():
+            return load_file(parsed, name="openml")
+        return _download_openml(cache_dir, parsed)
+
+
+def _download_openml(cache_dir: Path, parsed: Path) -> Dataset:
     from sklearn.datasets import fetch_openml
 
     try:

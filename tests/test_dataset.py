@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,27 @@ def test_openml_loads_from_the_cache_and_then_from_the_parsed_copy(tmp_path, off
     (tmp_path / "openml").rename(tmp_path / "moved")  # the second load needs only the parsed copy
     second = ds.load_openml(tmp_path)
     np.testing.assert_array_equal(second.X, first.X)
+
+
+def test_concurrent_openml_loads_download_once_and_all_read_the_same_jets(tmp_path, offline, monkeypatch):
+    """pytest-xdist workers start together: one downloads under the lock, the others read its copy."""
+    import sklearn.datasets
+    from concurrent.futures import ThreadPoolExecutor
+
+    openml_cache(tmp_path, jets(40))
+    real_fetch, fetches = sklearn.datasets.fetch_openml, []
+
+    def slow_fetch(**kwargs):
+        fetches.append(kwargs["data_id"])
+        time.sleep(0.3)  # a download takes a while: long enough for every worker to arrive
+        return real_fetch(**kwargs)
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", slow_fetch)
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: ds.load_openml(tmp_path), range(4)))
+    assert fetches == [ds.OPENML_ID]
+    for dataset in loaded[1:]:
+        np.testing.assert_array_equal(dataset.X, loaded[0].X)
 
 
 def test_openml_offline_is_one_line_naming_the_alternatives(tmp_path, offline):
