@@ -22,6 +22,8 @@ from .metrics import LAYERS, compute
 if TYPE_CHECKING:
     from .training import TrainingRun
 
+#: Beside ``metrics.json``: the second seed's metrics, written when the first deviated from the baseline.
+CONFIRMATION = "confirmation.json"
 RUN_PLOTS = {
     "history.png": plots.history,
     "weights.png": plots.weights,
@@ -64,10 +66,20 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
     write_text(folder / "metrics.json", json.dumps(record, indent=2) + "\n")
+    (folder / CONFIRMATION).unlink(missing_ok=True)  # it confirmed or cleared a run that is gone
     if with_plots:
         for name, draw in RUN_PLOTS.items():
             draw(run, folder / name)
     return folder
+
+
+def save_confirmation(root: Path, settings: Settings, experiment: str, seed: int, metrics: Mapping[str, float]) -> Path:
+    """The metrics of the seed that checked a baseline deviation, so the report gives the tests' verdict."""
+    path = run_dir(root, settings, experiment) / CONFIRMATION
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"seed": seed, "metrics": {k: json_number(v) for k, v in metrics.items()}}
+    write_text(path, json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def save_session(root: Path, settings: Settings) -> Path:

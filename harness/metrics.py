@@ -9,6 +9,9 @@ exercises:
 ``val_accuracy``       final-epoch validation accuracy
 ``loss_roughness``     :func:`roughness` of the training-loss curve
 ``val_loss_roughness`` :func:`roughness` of the validation-loss curve
+``steps_per_epoch``    optimizer steps Keras ran per epoch: the same for every seed, it pins
+                       how much data was fitted (``validation_split``, batch size, jets)
+``epochs``             epochs trained: the profile's, or fewer when the loss diverged
 ``<layer>.<stat>``     kernel statistics of ``fc1`` … ``fc4``: ``min max mean std`` (what the
                        notebook prints), ``max_abs`` (infinite once a weight overflowed),
                        ``near_zero`` (fraction with ``|w| < NEAR_ZERO``) and ``drift``
@@ -25,7 +28,16 @@ import numpy as np
 
 LAYERS: tuple[str, ...] = ("fc1", "fc2", "fc3", "fc4")
 WEIGHT_STATS: tuple[str, ...] = ("min", "max", "mean", "std", "max_abs", "near_zero", "drift")
-RUN_METRICS: tuple[str, ...] = ("accuracy", "loss", "val_loss", "val_accuracy", "loss_roughness", "val_loss_roughness")
+RUN_METRICS: tuple[str, ...] = (
+    "accuracy",
+    "loss",
+    "val_loss",
+    "val_accuracy",
+    "loss_roughness",
+    "val_loss_roughness",
+    "steps_per_epoch",
+    "epochs",
+)
 #: |w| below this counts as "near zero": an order of magnitude under SGD's L1 step (lr·λ = 1e-4)
 #: would be too strict for float32 noise, and Glorot init puts only ~0.4 % of fc1 there.
 NEAR_ZERO = 1e-3
@@ -37,6 +49,7 @@ class RunLike(Protocol):
     initial_kernels: dict[str, np.ndarray]
     y_test: np.ndarray
     y_pred: np.ndarray
+    steps_per_epoch: int | None
 
 
 def is_metric(name: str) -> bool:
@@ -107,6 +120,8 @@ def compute(run: RunLike) -> dict[str, float]:
         "val_accuracy": _last(history.get("val_accuracy")),
         "loss_roughness": roughness(history.get("loss", [])),
         "val_loss_roughness": roughness(history.get("val_loss", [])),
+        "steps_per_epoch": float(run.steps_per_epoch) if run.steps_per_epoch else math.nan,
+        "epochs": float(len(history.get("loss", []))),
     }
     for layer in LAYERS:
         for stat, value in weight_stats(run.kernels[layer], run.initial_kernels.get(layer)).items():

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import baseline as baselines
-from .artifacts import plan_comparisons
+from .artifacts import CONFIRMATION, plan_comparisons
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
 from .files import read_json, write_text
 
-#: The columns of the summary table (every baseline metric is in each exercise's details).
+#: The columns of the summary table (every baseline metric is in each exercise's details; min and
+#: max, which no baseline pins, show the observed value only).
 COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.max", "fc1.min")
 PLOTS: tuple[tuple[str, str], ...] = (
     ("history.png", "loss and accuracy"),
@@ -39,12 +40,15 @@ class Cell:
     low: float | None = None
     high: float | None = None
     problem: str | None = None
+    noise: bool = False
 
     @property
     def status(self) -> str:
         if self.expected is None and self.problem is None:
             return "none"
-        return "fail" if self.problem else "pass"
+        if self.problem:
+            return "noise" if self.noise else "fail"
+        return "pass"
 
 
 @dataclass
@@ -57,6 +61,8 @@ class ExerciseReport:
     baseline_error: str | None
     cells: dict[str, Cell] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: The second seed that checked this run's deviations, if the tests trained one.
+    confirmation_seed: int | None = None
 
     @property
     def behaviour(self) -> str:
@@ -68,7 +74,9 @@ class ExerciseReport:
     def regression(self) -> str:
         if self.baseline is None:
             return "missing"
-        return "fail" if self.problems else "pass"
+        if self.problems:
+            return "fail" if self.confirmation_seed is not None else "deviates"
+        return "noise" if any(cell.noise for cell in self.cells.values()) else "pass"
 
 
 def collect(
@@ -93,17 +101,36 @@ def collect(
         except BaselineError as exc:
             error = str(exc)
         report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error)
+        second: Mapping[str, str] = {}
         if stored:
-            report.problems = stored.compare(metrics[name])
-        for column in baselines.BASELINE_METRICS:
+            first = stored.deviations(metrics[name])
+            report.problems = [f"{metric}: {why}" for metric, why in first.items()]
+            confirmation = _confirmation(Path(run_dir) / name)
+            if first and confirmation:
+                report.confirmation_seed, confirmation_metrics = confirmation
+                second = stored.deviations(confirmation_metrics)
+                report.problems = baselines.confirmed(first, second)
+        for column in dict.fromkeys((*baselines.BASELINE_METRICS, *COLUMNS)):
             reference = stored.metrics.get(column) if stored else None
             cell = Cell(metrics[name].get(column, math.nan))
             if reference is not None:
                 cell.expected, cell.low, cell.high = reference.mean, reference.low, reference.high
                 cell.problem = reference.deviation(cell.observed)
+                cell.noise = bool(cell.problem) and report.confirmation_seed is not None and column not in second
             report.cells[column] = cell
         reports.append(report)
     return reports
+
+
+def _confirmation(folder: Path) -> tuple[int, dict[str, float]] | None:
+    path = folder / CONFIRMATION
+    if not path.exists():
+        return None
+    record = _read_json(path)
+    try:
+        return int(record["seed"]), {str(k): _float(v) for k, v in record["metrics"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise HarnessError(f"{path}: not a confirmation record (expected seed and metrics)") from None
 
 
 def write(run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: Path, label: str) -> tuple[Path, Path]:
@@ -129,6 +156,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; font-variant-numeric: tabular-nums; }
 th:first-child, td:first-child { text-align: left; }
 .pass { background: #e3f5e1; } .fail { background: #fbe0e0; font-weight: bold; }
+.noise { background: #fff1c2; } .deviates { background: #ffd9a8; }
 .none, .missing, .not-run { background: #f3f3f3; color: #666; }
 .small { color: #666; font-size: 0.85em; }
 figure { display: inline-block; margin: 0.5em; } figure img { max-width: 520px; border: 1px solid #ddd; }
@@ -188,7 +216,9 @@ def _summary_table(reports: Sequence[ExerciseReport]) -> str:
         rows.append(f'<tr class="exercise">{"".join(cells)}</tr>')
     note = (
         '<p class="small">Cells: observed, then the baseline mean and the interval one more seed falls in '
-        "(a prediction interval from the seed-to-seed spread); red where the observed value lies outside.</p>"
+        "(a prediction interval from the seed-to-seed spread); red where the observed value lies outside and a "
+        "second, independent seed confirmed it (a regression), yellow where the second seed did not (seed noise), "
+        "orange where no second seed was trained (<code>python -m harness run</code>; the tests train one).</p>"
     )
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{note}'
 
@@ -214,7 +244,10 @@ def _exercise_section(report: ExerciseReport) -> str:
         parts.append(f'<p class="missing">{_e(report.baseline_error)}</p>')
     else:
         seeds = ", ".join(map(str, report.baseline.seeds))
-        parts.append(f'<p class="small">baseline seeds {seeds}; {len(report.problems)} metric(s) outside</p>')
+        outside = f"{sum(1 for cell in report.cells.values() if cell.problem)} metric(s) outside"
+        if report.confirmation_seed is not None:
+            outside += f", {len(report.problems)} confirmed by seed {report.confirmation_seed}"
+        parts.append(f'<p class="small">baseline seeds {seeds}; {outside}</p>')
         rows = "".join(
             f"<tr><td>{_e(name)}</td>{_metric_cell(cell)}</tr>"
             for name, cell in report.cells.items()
@@ -261,7 +294,14 @@ def _figure_data(png: bytes, caption: str) -> str:
 
 def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
     """A compact table for ``$GITHUB_STEP_SUMMARY``: status first, numbers after."""
-    icon = {"pass": "✅ pass", "fail": "❌ fail", "missing": "⚪ missing", "not run": "⚪ not run"}
+    icon = {
+        "pass": "✅ pass",
+        "fail": "❌ fail",
+        "noise": "🟡 seed noise",
+        "deviates": "🟠 deviates",
+        "missing": "⚪ missing",
+        "not run": "⚪ not run",
+    }
     setting = ", ".join(f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "device") if k in session)
     lines = [f"## jet-harness: {session.get('label', 'report')}", "", setting, ""]
     lines.append("| exercise | behaviour | baseline | " + " | ".join(COLUMNS) + " |")
@@ -281,7 +321,12 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         lines += ["", "### What changed", ""]
         lines += [f"- `{r.experiment.name}` behaviour: {o}" for r, o in failing]
         lines += [f"- `{r.experiment.name}` baseline: {p}" for r, p in problems]
-    lines += ["", "Cells: observed (baseline mean [interval for one more seed]). Plots: `report.html`.", ""]
+    lines += [
+        "",
+        "Cells: observed (baseline mean [interval for one more seed]); bold: outside, confirmed by a second seed.",
+        "Seed noise: outside for this seed only. Plots: `report.html`.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import artifacts, baseline, report
@@ -17,6 +17,7 @@ from .checks import Outcome, check_behaviour
 from .errors import BaselineError
 from .experiment import Experiment, Settings, registry
 from .metrics import compute
+from .prepare import moments
 from .training import EpochCallback, Runs, TrainingRun
 
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
@@ -24,8 +25,12 @@ DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
 @dataclass(frozen=True)
 class BaselineResult:
+    """``problems``: deviations both seeds showed (a regression); ``noise``: the session seed's alone."""
+
     path: Path
     problems: list[str]
+    noise: list[str] = field(default_factory=list)
+    confirmation_seed: int | None = None
 
 
 class Session:
@@ -73,12 +78,40 @@ class Session:
         return baseline.path_for(self.baselines_dir, self.settings.label, name)
 
     def check_baseline(self, name: str) -> BaselineResult:
-        """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError)."""
+        """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError).
+
+        A deviation trains one more, independent seed; only what it repeats is a regression.
+        """
         path = self.baseline_path(name)
         stored = baseline.load(path)
         if stored.experiment != name:
             raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
-        return BaselineResult(path, stored.compare(self.metrics(name)))
+        first = stored.deviations(self.metrics(name))
+        if not first:
+            return BaselineResult(path, [])
+        seed = stored.confirmation_seed(self.settings.seed)
+        second = stored.deviations(self.metrics(name, seed))
+        if self.artifacts_dir:
+            artifacts.save_confirmation(self.artifacts_dir, self.settings, name, seed, self.metrics(name, seed))
+        noise = [f"{metric}: {why}" for metric, why in first.items() if metric not in second]
+        return BaselineResult(path, baseline.confirmed(first, second), noise, seed)
+
+    def data_moments(self) -> dict[str, float]:
+        """The unscaled training split's moments (:func:`~harness.prepare.moments`): no training needed."""
+        return moments(self.runs.split(scaled=False))
+
+    def check_data(self) -> BaselineResult:
+        """Compare the training data with ``_data.json``: any difference at all is a change."""
+        path = self.baseline_path(baseline.DATA)
+        return BaselineResult(path, baseline.load(path).compare(self.data_moments()))
+
+    def update_data(self) -> BaselineResult:
+        """Store the training data's moments; one value each, as no seed changes the data."""
+        values = self.data_moments()
+        stored = baseline.from_runs(baseline.DATA, self.settings.label, {0: values}, names=tuple(values))
+        path = self.baseline_path(baseline.DATA)
+        baseline.write(path, stored)
+        return BaselineResult(path, [])
 
     def update_baseline(self, name: str, n_seeds: int) -> BaselineResult:
         """Train ``name`` with ``n_seeds`` seeds from the session seed on and store their spread."""

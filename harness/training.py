@@ -46,6 +46,9 @@ class TrainingRun:
     classes: tuple[str, ...]
     diverged_epoch: int | None = None
     train_seconds: float = 0.0
+    #: Optimizer steps Keras ran per epoch, as its callbacks saw it: pins the amount of data
+    #: fitted (``validation_split``, batch size, dataset size), which no seed changes.
+    steps_per_epoch: int | None = None
 
 
 def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
@@ -79,8 +82,8 @@ def build_optimizer(variant: Variant) -> keras.optimizers.Optimizer:
     return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": variant.learning_rate})
 
 
-#: Batches per call into the backend. The arithmetic and its order are unchanged (the quick
-#: baselines' 2,400 values are bit-identical with and without it), but Keras's per-step Python
+#: Batches per call into the backend. The arithmetic and its order are unchanged (2,400 values of
+#: the 40-epoch quick baselines were bit-identical with and without it), but Keras's per-step Python
 #: overhead is paid once per 32 batches: on this tiny model that overhead is most of an epoch
 #: (1.07 s → 0.67 s per 830k-jet epoch on 2 cores).
 STEPS_PER_EXECUTION = 32
@@ -114,9 +117,11 @@ class _Monitor(keras.callbacks.Callback):
         super().__init__()
         self.name, self.epochs, self.on_epoch = name, epochs, on_epoch
         self.diverged_epoch: int | None = None
+        self.steps_per_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         logs = logs or {}
+        self.steps_per_epoch = self.params.get("steps")
         if self.on_epoch:
             self.on_epoch(self.name, epoch + 1, self.epochs, logs)
         if not math.isfinite(float(logs.get("loss", 0.0))):
@@ -151,6 +156,7 @@ def train(
         classes=split.classes,
         diverged_epoch=monitor.diverged_epoch,
         train_seconds=seconds,
+        steps_per_epoch=monitor.steps_per_epoch,
     )
 
 
@@ -184,6 +190,7 @@ def save_run(run: TrainingRun, path: Path) -> None:
         "classes": list(run.classes),
         "diverged_epoch": run.diverged_epoch,
         "train_seconds": run.train_seconds,
+        "steps_per_epoch": run.steps_per_epoch,
     }
     arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
     arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
@@ -208,6 +215,7 @@ def load_run(path: Path) -> TrainingRun:
             classes=tuple(meta["classes"]),
             diverged_epoch=meta["diverged_epoch"],
             train_seconds=meta["train_seconds"],
+            steps_per_epoch=meta.get("steps_per_epoch"),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,15 +60,23 @@ def test_an_interval_beyond_float_range_is_unbounded_and_still_stored(tmp_path):
     ref = Reference((-37.05, -9.09, math.nan), log_scale=True)
     assert (ref.low, ref.high) == (-math.inf, math.inf)
     assert ref.deviation(-1e30) is None
-    stored = make({0: metrics(0.3, **{"fc1.min": -37.05}), 1: metrics(0.31, **{"fc1.min": -9.09})})
+    stored = make({0: metrics(0.3, **{"fc1.mean": -37.05}), 1: metrics(0.31, **{"fc1.mean": -9.09})})
     baseline.write(tmp_path / "lr.json", stored)
-    assert baseline.load(tmp_path / "lr.json").metrics["fc1.min"].values == (-37.05, -9.09)
+    assert baseline.load(tmp_path / "lr.json").metrics["fc1.mean"].values == (-37.05, -9.09)
 
 
 def test_constant_metric_gets_the_floor_not_zero():
     ref = Reference((2.0, 2.0, 2.0))
     assert ref.tolerance == pytest.approx(baseline.ATOL + baseline.RTOL * 2.0)
     assert ref.deviation(2.0) is None
+
+
+def test_a_changed_validation_split_fails_on_the_steps_every_seed_agreed_on():
+    """``validation_split`` 0.25 → 0.1 moves no metric beyond the seed spread, but the steps per epoch."""
+    stored = make({seed: metrics(0.70 + 0.005 * seed, steps_per_epoch=59.0) for seed in range(5)})
+    assert stored.compare(metrics(0.71, steps_per_epoch=71.0)) == [
+        "steps_per_epoch: observed 71, but every baseline seed gave 59"
+    ]
 
 
 def test_drift_beyond_tolerance_is_reported_with_expected_observed_and_interval():
@@ -179,3 +188,33 @@ def test_orphaned_baselines_are_listed(tmp_path):
     for name in ("adam", "dropout"):
         (tmp_path / "surrogate-quick" / f"{name}.json").write_text("{}")
     assert [p.stem for p in baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])] == ["dropout"]
+
+
+def test_the_confirmation_seed_is_the_next_seed_outside_the_baseline():
+    stored = make({seed: metrics(0.7 + 0.01 * seed) for seed in range(3)})
+    assert [stored.confirmation_seed(s) for s in (0, 2, 5, 2**32 - 1)] == [3, 3, 6, 3]
+
+
+def test_only_deviations_both_seeds_show_are_confirmed():
+    first = {"accuracy": "observed 0.46", "val_loss": "observed 1.39"}
+    assert baseline.confirmed(first, {"val_loss": "observed 1.41"}) == [
+        "val_loss: observed 1.39; confirmation seed: observed 1.41"
+    ]
+    assert baseline.confirmed(first, {}) == []
+
+
+def test_a_smeared_feature_fails_the_data_baseline():
+    """10 % jet-mass resolution moves no trained metric beyond the seed spread; the data's moments catch it."""
+    from harness.dataset import CLASSES, FEATURES, Dataset
+    from harness.prepare import moments, prepare
+
+    rng = np.random.default_rng(0)
+    X = rng.lognormal(0, 1, (2000, len(FEATURES))).astype(np.float32)
+    y = np.asarray(CLASSES)[rng.integers(0, 5, 2000)]
+    values = moments(prepare(Dataset("jets", X, y)))
+    stored = baseline.from_runs(baseline.DATA, "jets-smoke", {0: values}, names=tuple(values))
+    assert stored.compare(moments(prepare(Dataset("jets", X.copy(), y)))) == []
+    X[:, FEATURES.index("j_mass_mmdt")] *= 1 + 0.1 * rng.standard_normal(2000).astype(np.float32)
+    problems = stored.compare(moments(prepare(Dataset("jets", X, y))))
+    assert [p.split(":")[0] for p in problems] == ["mean(j_mass_mmdt)", "std(j_mass_mmdt)"]
+    assert "but the baseline stored" in problems[1]

@@ -212,8 +212,9 @@ def test_openml_loads_from_the_cache_and_then_from_the_parsed_copy(tmp_path, off
 
 def test_concurrent_openml_loads_download_once_and_all_read_the_same_jets(tmp_path, offline, monkeypatch):
     """pytest-xdist workers start together: one downloads under the lock, the others read its copy."""
-    import sklearn.datasets
     from concurrent.futures import ThreadPoolExecutor
+
+    import sklearn.datasets
 
     openml_cache(tmp_path, jets(40))
     real_fetch, fetches = sklearn.datasets.fetch_openml, []

@@ -5,13 +5,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
+from harness.baseline import SeedNoise
 from harness.checks import failure_report
 from harness.errors import BaselineError
 from harness.experiment import registry
 
 EXERCISES = list(registry().values())
+
 pytestmark = pytest.mark.training
 by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
 
@@ -22,6 +26,20 @@ def test_behaviour(experiment, harness_session):
     outcomes = harness_session.behaviour(experiment.name)
     if not all(o.passed for o in outcomes):
         pytest.fail(failure_report(experiment, outcomes, harness_session.settings.seed), pytrace=False)
+
+
+def test_data_unchanged(harness_session, update_baselines):
+    """The training data is the baselines' data: every feature's mean and std, every class's share."""
+    if update_baselines:
+        print(f"wrote {harness_session.update_data().path}")
+        return
+    fix = f"if the data changed on purpose, update it with: {harness_session.update_command('test_data_unchanged')}"
+    try:
+        result = harness_session.check_data()
+    except BaselineError as exc:
+        pytest.fail(f"{exc}; {fix}", pytrace=False)
+    if result.problems:
+        fail(f"the training data differs from {result.path}:", result.problems, fix)
 
 
 @by_name
@@ -36,11 +54,13 @@ def test_baseline(experiment, harness_session, update_baselines):
         result = harness_session.check_baseline(experiment.name)
     except BaselineError as exc:
         pytest.fail(f"{exc}; {fix}", pytrace=False)
+    seeds = f"seeds {harness_session.settings.seed} and {result.confirmation_seed}"
     if result.problems:
-        lines = [f"{experiment.name}: training differs from the baseline {result.path}:"]
-        lines += [f"  {p}" for p in result.problems]
-        lines.append(f"If the change is intended, {fix}")
-        pytest.fail("\n".join(lines), pytrace=False)
+        header = f"{experiment.name}: training differs from the baseline {result.path} ({seeds} both):"
+        fail(header, result.problems, f"If the change is intended, {fix}")
+    if result.noise:
+        lines = [f"{experiment.name}: seed noise, not a regression: outside the baseline for one of {seeds}:"]
+        warnings.warn("\n".join([*lines, *(f"  {p}" for p in result.noise)]), SeedNoise, stacklevel=1)
 
 
 def test_no_orphaned_baselines(harness_session):
@@ -49,3 +69,7 @@ def test_no_orphaned_baselines(harness_session):
 
     stale = orphans(harness_session.baselines_dir, harness_session.settings.label, harness_session.experiments)
     assert not stale, f"baselines for exercises that no longer exist: {', '.join(map(str, stale))}; delete them"
+
+
+def fail(header: str, problems: list[str], fix: str) -> None:
+    pytest.fail("\n".join([header, *(f"  {p}" for p in problems), fix]), pytrace=False)

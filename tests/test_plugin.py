@@ -53,7 +53,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
-            f"*sgd: training differs from the baseline {baseline_file}:*",
+            f"*sgd: training differs from the baseline {baseline_file} (seeds 0 and 2 both):*",
             "*accuracy: observed *, expected 0.991 in [[]*] (prediction interval over 3 seeds)*",
             "*If the change is intended, create or update it with: pytest --update-baselines -k sgd --profile smoke*",
         ]

@@ -36,6 +36,7 @@ class FakeRun:
     classes: tuple = ("g", "q", "t", "w", "z")
     diverged_epoch: int | None = None
     train_seconds: float = 1.0
+    steps_per_epoch: int | None = 10
 
 
 def fake_run(name: str, quality: float, seed: int = 0) -> FakeRun:
@@ -84,16 +85,22 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
 
 
 def test_report_has_a_row_per_exercise_with_baseline_verdicts(run_dir):
+    """A drift is 'deviates' until the tests' second seed confirms it, then 'fail'."""
     html_path, md_path = write_report(run_dir)
     page = html_path.read_text()
     rows = re.findall(r'<tr class="exercise">(.*?)</tr>', page)
     assert [re.search(r'href="#([^"]+)"', row).group(1) for row in rows] == ["sgd", "adam"]
-    assert 'class="pass">pass</td>' in rows[0] and 'class="fail">fail</td>' in rows[1]
+    assert 'class="pass">pass</td>' in rows[0] and 'class="deviates">deviates</td>' in rows[1]
     assert "http" not in page.replace("http://www.w3.org", ""), "no CDN or remote resource: the page works offline"
     assert page.count("data:image/png;base64,") >= 2 * 5 + 1
+    assert "| `adam` | ✅ pass | 🟠 deviates |" in md_path.read_text()
+
+    artifacts.save_confirmation(run_dir / "artifacts", SETTINGS, "adam", 3, compute(fake_run("adam", 2.0, seed=3)))
+    html_path, md_path = write_report(run_dir)
+    assert 'class="fail">fail</td>' in re.findall(r'<tr class="exercise">(.*?)</tr>', html_path.read_text())[1]
     markdown = md_path.read_text()
     assert "| `adam` | ✅ pass | ❌ fail |" in markdown
-    assert "- `adam` baseline: accuracy: observed" in markdown
+    assert "- `adam` baseline: accuracy: observed" in markdown and "; confirmation seed: observed" in markdown
 
 
 def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):

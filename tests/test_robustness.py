@@ -58,3 +58,31 @@ def test_divergence_is_a_recorded_outcome_and_plots_still_render(tmp_path):
     for name in ("history.png", "weights.png", "confusion.png", "roc.png", "metrics.json"):
         assert (folder / name).stat().st_size > 0
     assert '"diverged_epoch": 1' in (folder / "metrics.json").read_text()
+
+
+@pytest.mark.training
+def test_a_deviation_is_a_regression_only_when_a_second_seed_repeats_it(tmp_path):
+    """Seed 0 falls outside a baseline built around seed 1: noise; a pinned step count both miss: regression."""
+    from harness import report
+    from harness.experiment import PROFILES, Settings
+    from harness.session import Session
+
+    session = Session(Settings(profile=PROFILES["smoke"]), artifacts_dir=tmp_path / "art", baselines_dir=tmp_path)
+    seed1 = session.metrics("sgd", seed=1)
+    path = session.baseline_path("sgd")
+
+    baseline.write(path, baseline.from_runs("sgd", session.settings.label, {5: seed1, 6: seed1}))
+    result = session.check_baseline("sgd")
+    assert (result.problems, result.confirmation_seed) == ([], 1)
+    assert result.noise and all(":" in line for line in result.noise)
+    run_dir = session.output_dir
+    [sgd] = report.collect(run_dir, {"sgd": session.experiments["sgd"]}, tmp_path, session.settings.label)
+    assert sgd.regression == "noise" and sgd.confirmation_seed == 1
+
+    pinned = {**seed1, "steps_per_epoch": 999.0}
+    baseline.write(path, baseline.from_runs("sgd", session.settings.label, {5: pinned, 6: pinned}))
+    result = session.check_baseline("sgd")
+    why = "observed 3, but every baseline seed gave 999"  # 4,000 jets → 2,400 fitted → 3 batches of 1024
+    assert result.problems == [f"steps_per_epoch: {why}; confirmation seed: {why}"]
+    [sgd] = report.collect(run_dir, {"sgd": session.experiments["sgd"]}, tmp_path, session.settings.label)
+    assert sgd.regression == "fail" and sgd.problems == result.problems
