@@ -7,6 +7,7 @@ answer the exercises' questions are planned from the exercise definitions themse
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,9 +38,9 @@ def ensure_writable(root: Path) -> Path:
     root = Path(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        # A probe of its own: pytest-xdist workers check the same folder at the same moment.
+        with tempfile.TemporaryFile(dir=root):
+            pass
     except OSError as exc:
         raise ConfigError(
             f"artifacts directory {root} is not writable ({exc.strerror}); pass --artifacts-dir"

@@ -86,3 +86,14 @@ def test_a_deviation_is_a_regression_only_when_a_second_seed_repeats_it(tmp_path
     assert result.problems == [f"steps_per_epoch: {why}; confirmation seed: {why}"]
     [sgd] = report.collect(run_dir, {"sgd": session.experiments["sgd"]}, tmp_path, session.settings.label)
     assert sgd.regression == "fail" and sgd.problems == result.problems
+
+
+def test_workers_checking_one_artifacts_dir_at_once_do_not_trip_each_other(tmp_path):
+    """Every pytest-xdist worker checks the artifacts folder as it starts: their probes must not collide."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.artifacts import ensure_writable
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(lambda _: ensure_writable(tmp_path), range(400))) == {tmp_path}
+    assert list(tmp_path.iterdir()) == []
