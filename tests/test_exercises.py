@@ -57,7 +57,8 @@ def test_baseline(experiment, harness_session, update_baselines):
     seeds = f"seeds {harness_session.settings.seed} and {result.confirmation_seed}"
     if result.problems:
         header = f"{experiment.name}: training differs from the baseline {result.path} ({seeds} both):"
-        fail(header, result.problems, f"If the change is intended, {fix}")
+        first_only = [f"{p} (seed {harness_session.settings.seed} only)" for p in result.noise]
+        fail(header, [*result.problems, *first_only], f"If the change is intended, {fix}")
     if result.noise:
         lines = [f"{experiment.name}: seed noise, not a regression: outside the baseline for one of {seeds}:"]
         warnings.warn("\n".join([*lines, *(f"  {p}" for p in result.noise)]), SeedNoise, stacklevel=1)
