@@ -27,6 +27,8 @@ CLASSES = surrogate.CLASSES
 TARGET = "class"
 OPENML_ID = 42468
 OPENML_NAME = "hls4ml_lhc_jets_hlf"
+#: How long a process waits for another one's download before it says so.
+DOWNLOAD_WAIT_S = 1800
 SOURCES = "surrogate, openml, or a path to a .csv, .parquet or .npz file"
 
 
@@ -82,16 +84,27 @@ def load_openml(cache_dir: Path) -> Dataset:
     The first process (of several pytest-xdist workers, say) downloads under a file lock; the
     others wait for it and read the parsed copy.
     """
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     parsed = cache_dir / f"{OPENML_NAME}.npz"
     if parsed.exists():
         return load_file(parsed, name="openml")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{parsed}.lock"):
-        if parsed.exists():
-            return load_file(parsed, name="openml")
-        return _download_openml(cache_dir, parsed)
+    lock = f"{parsed}.lock"
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(lock, timeout=DOWNLOAD_WAIT_S):
+            if parsed.exists():
+                return load_file(parsed, name="openml")
+            return _download_openml(cache_dir, parsed)
+    except Timeout:
+        raise DatasetError(
+            f"waited {DOWNLOAD_WAIT_S} s for another process's OpenML download ({lock}); "
+            "if none is running, delete that lock file"
+        ) from None
+    except OSError as exc:
+        raise DatasetError(
+            f"cache directory {cache_dir} is not usable ({exc.strerror or exc}); set JET_HARNESS_CACHE elsewhere"
+        ) from None
 
 
 def _download_openml(cache_dir: Path, parsed: Path) -> Dataset:

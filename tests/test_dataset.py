@@ -232,6 +232,12 @@ def test_concurrent_openml_loads_download_once_and_all_read_the_same_jets(tmp_pa
         np.testing.assert_array_equal(dataset.X, loaded[0].X)
 
 
+def test_unusable_openml_cache_dir_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DatasetError, match=r"cache directory .*file/cache is not usable \(Not a directory\)"):
+        ds.load_openml(tmp_path / "file" / "cache")
+
+
 def test_openml_offline_is_one_line_naming_the_alternatives(tmp_path, offline):
     with pytest.raises(DatasetError) as info:
         ds.load_openml(tmp_path)
