@@ -129,7 +129,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         session = _session(config)  # the xdist controller: draw from the runs the workers stored
     if session is None:
         return
-    written = session.finish()
+    try:
+        written = session.finish()
+    except HarnessError as exc:
+        terminalreporter.write_line(f"jet-harness: no report: {exc}")
+        return
     trained = session.runs.trained_log()
     if trained:
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"

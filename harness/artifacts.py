@@ -66,8 +66,8 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "metrics": {k: json_number(v) for k, v in compute(run).items()},
         "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
-    write_text(folder / "metrics.json", json.dumps(record, indent=2) + "\n")
     (folder / CONFIRMATION).unlink(missing_ok=True)  # it confirmed or cleared a run that is gone
+    write_text(folder / "metrics.json", json.dumps(record, indent=2) + "\n")
     if with_plots:
         for name, draw in RUN_PLOTS.items():
             draw(run, folder / name)
@@ -78,7 +78,7 @@ def save_confirmation(root: Path, settings: Settings, experiment: str, seed: int
     """The metrics of the seed that checked a baseline deviation, so the report gives the tests' verdict."""
     path = run_dir(root, settings, experiment) / CONFIRMATION
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"seed": seed, "metrics": {k: json_number(v) for k, v in metrics.items()}}
+    record = {"seed": seed, "checks_seed": settings.seed, "metrics": {k: json_number(v) for k, v in metrics.items()}}
     write_text(path, json.dumps(record, indent=2) + "\n")
     return path
 

@@ -15,7 +15,8 @@ vary with the seed. Files live at ``baselines/<dataset>-<profile>/<exercise>.jso
 Unscaled SGD's final epoch is a heavy-tailed draw (a jagged loss curve can end on a spike),
 so a metric outside its interval is a regression only when a second, independent seed —
 :meth:`Baseline.confirmation_seed` — also puts it outside (:func:`confirmed`). A deviation
-the second seed does not repeat is reported as seed noise, not hidden.
+the second seed does not repeat is reported as seed noise, not hidden. A metric every
+baseline seed agreed on exactly needs no second seed (:meth:`Baseline.certain`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from .errors import BaselineError
 from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
 
-SCHEMA = 2
+#: 3: min and max no longer pinned; steps per epoch and epochs are.
+SCHEMA = 3
 #: The data baseline's name (``baselines/<label>/_data.json``): the prepared training data's moments.
 DATA = "_data"
 ALPHA = 1e-4
@@ -106,6 +108,11 @@ class Reference:
             return 0.0
         center = self.center
         return math.sqrt(sum((v - center) ** 2 for v in finite) / (len(finite) - 1))
+
+    @property
+    def seed_invariant(self) -> bool:
+        """Every baseline seed gave the same value (steps per epoch, epochs): no seed can move it."""
+        return len(self.finite) > 1 and self.spread == 0
 
     @property
     def tolerance(self) -> float:
@@ -195,6 +202,10 @@ class Baseline:
         """One line per metric outside its tolerance (empty list: training unchanged)."""
         return [f"{name}: {why}" for name, why in self.deviations(observed).items()]
 
+    def certain(self, deviations: Mapping[str, str]) -> list[str]:
+        """The deviations of seed-invariant metrics: regressions as they stand, no second seed needed."""
+        return [f"{name}: {why}" for name, why in deviations.items() if self.metrics[name].seed_invariant]
+
     def confirmation_seed(self, seed: int) -> int:
         """The first seed after ``seed`` that is not a baseline seed: an independent second draw."""
         candidate = (seed + 1) % 2**32
@@ -244,6 +255,9 @@ def path_for(root: Path, label: str, experiment: str) -> Path:
 def load(path: Path) -> Baseline:
     """Read and check a baseline file; any problem is a one-line :class:`BaselineError`."""
     raw = read_json(path, BaselineError, "baseline")
+    version = raw.get("schema") if isinstance(raw, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version < SCHEMA:
+        raise BaselineError(f"{path}: baseline format {version} predates this harness's {SCHEMA}, pins other metrics")
     try:
         return _parse(raw)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -300,7 +314,8 @@ def environment() -> dict[str, str]:
 
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        command = ["git", "rev-parse", "--short", "HEAD"]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"

@@ -120,7 +120,7 @@ def compute(run: RunLike) -> dict[str, float]:
         "val_accuracy": _last(history.get("val_accuracy")),
         "loss_roughness": roughness(history.get("loss", [])),
         "val_loss_roughness": roughness(history.get("val_loss", [])),
-        "steps_per_epoch": float(run.steps_per_epoch) if run.steps_per_epoch else math.nan,
+        "steps_per_epoch": math.nan if run.steps_per_epoch is None else float(run.steps_per_epoch),
         "epochs": float(len(history.get("loss", []))),
     }
     for layer in LAYERS:

@@ -40,15 +40,15 @@ class Cell:
     low: float | None = None
     high: float | None = None
     problem: str | None = None
-    noise: bool = False
+    #: What an outside value means: ``fail`` (a second seed confirmed it), ``noise`` (it did
+    #: not) or ``deviates`` (no second seed was trained).
+    verdict: str = "deviates"
 
     @property
     def status(self) -> str:
         if self.expected is None and self.problem is None:
             return "none"
-        if self.problem:
-            return "noise" if self.noise else "fail"
-        return "pass"
+        return self.verdict if self.problem else "pass"
 
 
 @dataclass
@@ -63,6 +63,8 @@ class ExerciseReport:
     problems: list[str] = field(default_factory=list)
     #: The second seed that checked this run's deviations, if the tests trained one.
     confirmation_seed: int | None = None
+    #: A seed-invariant metric moved: a regression without a second seed.
+    certain: bool = False
 
     @property
     def behaviour(self) -> str:
@@ -75,8 +77,8 @@ class ExerciseReport:
         if self.baseline is None:
             return "missing"
         if self.problems:
-            return "fail" if self.confirmation_seed is not None else "deviates"
-        return "noise" if any(cell.noise for cell in self.cells.values()) else "pass"
+            return "fail" if self.certain or self.confirmation_seed is not None else "deviates"
+        return "noise" if self.confirmation_seed is not None else "pass"
 
 
 def collect(
@@ -101,12 +103,13 @@ def collect(
         except BaselineError as exc:
             error = str(exc)
         report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error)
-        second: Mapping[str, str] = {}
+        second: Mapping[str, str] | None = None
         if stored:
             first = stored.deviations(metrics[name])
-            report.problems = [f"{metric}: {why}" for metric, why in first.items()]
-            confirmation = _confirmation(Path(run_dir) / name)
-            if first and confirmation:
+            report.problems = stored.certain(first) or [f"{metric}: {why}" for metric, why in first.items()]
+            report.certain = bool(stored.certain(first))
+            confirmation = _confirmation(Path(run_dir) / name, stored, record.get("seed"))
+            if first and confirmation and not report.certain:
                 report.confirmation_seed, confirmation_metrics = confirmation
                 second = stored.deviations(confirmation_metrics)
                 report.problems = baselines.confirmed(first, second)
@@ -116,21 +119,29 @@ def collect(
             if reference is not None:
                 cell.expected, cell.low, cell.high = reference.mean, reference.low, reference.high
                 cell.problem = reference.deviation(cell.observed)
-                cell.noise = bool(cell.problem) and report.confirmation_seed is not None and column not in second
+                if reference.seed_invariant:
+                    cell.verdict = "fail"
+                elif second is not None:
+                    cell.verdict = "fail" if column in second else "noise"
             report.cells[column] = cell
         reports.append(report)
     return reports
 
 
-def _confirmation(folder: Path) -> tuple[int, dict[str, float]] | None:
+def _confirmation(folder: Path, stored: baselines.Baseline, run_seed: object) -> tuple[int, dict[str, float]] | None:
+    """The second seed's metrics, if they checked this very run against this very baseline."""
     path = folder / CONFIRMATION
     if not path.exists():
         return None
     record = _read_json(path)
     try:
-        return int(record["seed"]), {str(k): _float(v) for k, v in record["metrics"].items()}
+        seed, checks = int(record["seed"]), int(record["checks_seed"])
+        metrics = {str(k): _float(v) for k, v in record["metrics"].items()}
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise HarnessError(f"{path}: not a confirmation record (expected seed and metrics)") from None
+        raise HarnessError(f"{path}: not a confirmation record (expected seed, checks_seed and metrics)") from None
+    if checks != run_seed or stored.confirmation_seed(checks) != seed:
+        return None
+    return seed, metrics
 
 
 def write(run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: Path, label: str) -> tuple[Path, Path]:

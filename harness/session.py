@@ -81,6 +81,7 @@ class Session:
         """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError).
 
         A deviation trains one more, independent seed; only what it repeats is a regression.
+        A seed-invariant metric that moved is one without that run.
         """
         path = self.baseline_path(name)
         stored = baseline.load(path)
@@ -89,10 +90,15 @@ class Session:
         first = stored.deviations(self.metrics(name))
         if not first:
             return BaselineResult(path, [])
+        certain = stored.certain(first)
+        if certain:
+            unchecked = [line for line in stored.compare(self.metrics(name)) if line not in certain]
+            return BaselineResult(path, certain, unchecked)
         seed = stored.confirmation_seed(self.settings.seed)
-        second = stored.deviations(self.metrics(name, seed))
+        confirmation = self.metrics(name, seed)
+        second = stored.deviations(confirmation)
         if self.artifacts_dir:
-            artifacts.save_confirmation(self.artifacts_dir, self.settings, name, seed, self.metrics(name, seed))
+            artifacts.save_confirmation(self.artifacts_dir, self.settings, name, seed, confirmation)
         noise = [f"{metric}: {why}" for metric, why in first.items() if metric not in second]
         return BaselineResult(path, baseline.confirmed(first, second), noise, seed)
 
@@ -101,7 +107,7 @@ class Session:
         return moments(self.runs.split(scaled=False))
 
     def check_data(self) -> BaselineResult:
-        """Compare the training data with ``_data.json``: any difference at all is a change."""
+        """Compare the training data with ``_data.json``: no seed moves it, so any deviation is a change."""
         path = self.baseline_path(baseline.DATA)
         return BaselineResult(path, baseline.load(path).compare(self.data_moments()))
 

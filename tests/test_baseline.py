@@ -132,7 +132,7 @@ def test_missing_baseline_names_the_file(tmp_path):
         baseline.load(tmp_path / "adam.json")
 
 
-HEADER = '{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], '
+HEADER = f'{{"schema": {baseline.SCHEMA}, "experiment": "adam", "label": "x", "seeds": [0], '
 
 
 @pytest.mark.parametrize(
@@ -141,6 +141,7 @@ HEADER = '{"schema": 1, "experiment": "adam", "label": "x", "seeds": [0], '
         ('{"schema": 1, "metrics": {', "unreadable baseline"),
         ("[]", "malformed baseline"),
         ('{"schema": 99}', "malformed baseline"),
+        ('{"schema": 2}', "baseline format 2 predates this harness's 3"),
         (HEADER + '"metrics": {"accuracy": {"values": []}}}', "malformed baseline"),
         (HEADER + '"metrics": {"accuracy": {"values": ["a"]}}}', "malformed baseline"),
     ],
@@ -161,7 +162,7 @@ json_values = st.recursive(
 )
 plausible = st.fixed_dictionaries(
     {
-        "schema": st.just(1),
+        "schema": st.just(baseline.SCHEMA),
         "experiment": json_values,
         "label": json_values,
         "seeds": json_values,

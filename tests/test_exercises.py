@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import NoReturn
 
 import pytest
 
@@ -54,10 +55,12 @@ def test_baseline(experiment, harness_session, update_baselines):
         result = harness_session.check_baseline(experiment.name)
     except BaselineError as exc:
         pytest.fail(f"{exc}; {fix}", pytrace=False)
-    seeds = f"seeds {harness_session.settings.seed} and {result.confirmation_seed}"
+    seed = harness_session.settings.seed
+    seeds = f"seeds {seed} and {result.confirmation_seed}"
     if result.problems:
-        header = f"{experiment.name}: training differs from the baseline {result.path} ({seeds} both):"
-        first_only = [f"{p} (seed {harness_session.settings.seed} only)" for p in result.noise]
+        how = f"{seeds} both" if result.confirmation_seed is not None else f"seed {seed}; no seed moves these"
+        header = f"{experiment.name}: training differs from the baseline {result.path} ({how}):"
+        first_only = [f"{p} (seed {seed} only)" for p in result.noise]
         fail(header, [*result.problems, *first_only], f"If the change is intended, {fix}")
     if result.noise:
         lines = [f"{experiment.name}: seed noise, not a regression: outside the baseline for one of {seeds}:"]
@@ -72,5 +75,5 @@ def test_no_orphaned_baselines(harness_session):
     assert not stale, f"baselines for exercises that no longer exist: {', '.join(map(str, stale))}; delete them"
 
 
-def fail(header: str, problems: list[str], fix: str) -> None:
+def fail(header: str, problems: list[str], fix: str) -> NoReturn:
     pytest.fail("\n".join([header, *(f"  {p}" for p in problems), fix]), pytrace=False)
