@@ -25,7 +25,8 @@ DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """``problems``: deviations both seeds showed (a regression); ``noise``: the session seed's alone."""
+    """``problems``: the regression (deviations a second seed repeated, or of a metric no seed moves);
+    ``noise``: the session seed's other deviations."""
 
     path: Path
     problems: list[str]

@@ -60,7 +60,8 @@ def test_baseline(experiment, harness_session, update_baselines):
     if result.problems:
         how = f"{seeds} both" if result.confirmation_seed is not None else f"seed {seed}; no seed moves these"
         header = f"{experiment.name}: training differs from the baseline {result.path} ({how}):"
-        first_only = [f"{p} (seed {seed} only)" for p in result.noise]
+        alone = f"seed {seed} only" if result.confirmation_seed is not None else f"seed {seed}, no second seed run"
+        first_only = [f"{p} ({alone})" for p in result.noise]
         fail(header, [*result.problems, *first_only], f"If the change is intended, {fix}")
     if result.noise:
         lines = [f"{experiment.name}: seed noise, not a regression: outside the baseline for one of {seeds}:"]
