@@ -174,14 +174,16 @@ def validate(X: object, y: object, source: str, name: str = "data") -> Dataset:
     if len(X) == 0:
         raise DatasetError(f"{source}: no rows")
     try:
-        X = X.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, reported just below
+            X = X.astype(np.float32)
     except (TypeError, ValueError):
         raise DatasetError(f"{source}: features are not numeric (dtype {X.dtype})") from None
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DatasetError(
-            f"{source}: {int(bad.sum())} NaN or infinite feature value(s), first in row {row}, column {FEATURES[col]}"
+            f"{source}: {int(bad.sum())} NaN, infinite or beyond-float32 feature value(s), "
+            f"first in row {row}, column {FEATURES[col]}"
         )
     y = _labels(y, source)
     if len(np.unique(y)) < 2:

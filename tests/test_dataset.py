@@ -53,13 +53,14 @@ def write_csv(tmp_path: Path, frame: pd.DataFrame) -> Path:
     "edit, message",
     [
         (lambda f: f.drop(columns=["j_mass_mmdt", "class"]), "missing column(s) j_mass_mmdt, class"),
-        (lambda f: f.assign(j_zlogz=np.nan), "NaN or infinite feature value(s), first in row 0, column j_zlogz"),
+        (lambda f: f.assign(j_zlogz=np.nan), "NaN, infinite or beyond-float32 feature value(s), first in row 0"),
+        (lambda f: f.assign(j_zlogz=1e39), "beyond-float32 feature value(s), first in row 0, column j_zlogz"),
         (lambda f: f.assign(j_multiplicity="many"), "features are not numeric"),
         (lambda f: f.assign(**{"class": "x"}), "unknown class label(s) 'x'"),
         (lambda f: f.assign(**{"class": "q"}), "only class 'q' present"),
         (lambda f: f.iloc[:0], "no rows"),
     ],
-    ids=["missing-columns", "nan", "wrong-dtype", "unknown-class", "single-class", "zero-rows"],
+    ids=["missing-columns", "nan", "beyond-float32", "wrong-dtype", "unknown-class", "single-class", "zero-rows"],
 )
 def test_bad_file_is_one_line_naming_file_and_problem(tmp_path, edit, message):
     path = write_csv(tmp_path, edit(jets()))
