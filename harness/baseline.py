@@ -16,7 +16,8 @@ Unscaled SGD's final epoch is a heavy-tailed draw (a jagged loss curve can end o
 so a metric outside its interval is a regression only when a second, independent seed —
 :meth:`Baseline.confirmation_seed` — also puts it outside (:func:`confirmed`). A deviation
 the second seed does not repeat is reported as seed noise, not hidden. A metric every
-baseline seed agreed on exactly needs no second seed (:meth:`Baseline.certain`).
+baseline seed agreed on exactly needs no second seed. :meth:`Baseline.judge` is that rule, for
+the tests and the report alike.
 """
 
 from __future__ import annotations
@@ -202,9 +203,22 @@ class Baseline:
         """One line per metric outside its tolerance (empty list: training unchanged)."""
         return [f"{name}: {why}" for name, why in self.deviations(observed).items()]
 
-    def certain(self, deviations: Mapping[str, str]) -> list[str]:
-        """The deviations of seed-invariant metrics: regressions as they stand, no second seed needed."""
-        return [f"{name}: {why}" for name, why in deviations.items() if self.metrics[name].seed_invariant]
+    def judge(self, observed: Mapping[str, float], second: Mapping[str, float] | None = None) -> Judgement:
+        """Which deviations of ``observed`` are a regression, given the second seed's metrics if any.
+
+        A seed-invariant metric that moved is one as it stands; any other deviation is one only
+        when ``second`` deviates in the same metric.
+        """
+        first = self.deviations(observed)
+        lines = {name: f"{name}: {why}" for name, why in first.items()}
+        certain = [name for name in first if self.metrics[name].seed_invariant]
+        if certain or second is None:
+            regressed = tuple(certain)
+            return Judgement([lines[n] for n in certain], [lines[n] for n in first if n not in certain], regressed)
+        again = self.deviations(second)
+        regressed = tuple(name for name in first if name in again)
+        unconfirmed = [lines[n] for n in first if n not in again]
+        return Judgement(confirmed(first, again), unconfirmed, regressed, checked=True)
 
     def confirmation_seed(self, seed: int) -> int:
         """The first seed after ``seed`` that is not a baseline seed: an independent second draw."""
@@ -224,6 +238,21 @@ class Baseline:
             "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
             "curves": {name: [[json_number(v) for v in run] for run in runs] for name, runs in self.curves.items()},
         }
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """``regression``: deviations that are one (seed-invariant, or repeated by the second seed);
+    ``unconfirmed``: the first seed's other deviations, seed noise once ``checked`` by a second seed."""
+
+    regression: list[str]
+    unconfirmed: list[str]
+    regressed: tuple[str, ...]
+    checked: bool = False
+
+    @property
+    def needs_second_seed(self) -> bool:
+        return bool(self.unconfirmed) and not self.regression and not self.checked
 
 
 def confirmed(first: Mapping[str, str], second: Mapping[str, str]) -> list[str]:

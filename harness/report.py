@@ -61,10 +61,9 @@ class ExerciseReport:
     baseline_error: str | None
     cells: dict[str, Cell] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    judgement: baselines.Judgement | None = None
     #: The second seed that checked this run's deviations, if the tests trained one.
     confirmation_seed: int | None = None
-    #: A seed-invariant metric moved: a regression without a second seed.
-    certain: bool = False
 
     @property
     def behaviour(self) -> str:
@@ -76,9 +75,12 @@ class ExerciseReport:
     def regression(self) -> str:
         if self.baseline is None:
             return "missing"
-        if self.problems:
-            return "fail" if self.certain or self.confirmation_seed is not None else "deviates"
-        return "noise" if self.confirmation_seed is not None else "pass"
+        judgement = self.judgement
+        if judgement is None or not (judgement.regression or judgement.unconfirmed):
+            return "pass"
+        if judgement.regression:
+            return "fail"
+        return "noise" if judgement.checked else "deviates"
 
 
 def collect(
@@ -103,26 +105,24 @@ def collect(
         except BaselineError as exc:
             error = str(exc)
         report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error)
-        second: Mapping[str, str] | None = None
         if stored:
-            first = stored.deviations(metrics[name])
-            report.problems = stored.certain(first) or [f"{metric}: {why}" for metric, why in first.items()]
-            report.certain = bool(stored.certain(first))
+            judgement = stored.judge(metrics[name])
             confirmation = _confirmation(Path(run_dir) / name, stored, record.get("seed"))
-            if first and confirmation and not report.certain:
+            if judgement.needs_second_seed and confirmation:
                 report.confirmation_seed, confirmation_metrics = confirmation
-                second = stored.deviations(confirmation_metrics)
-                report.problems = baselines.confirmed(first, second)
+                judgement = stored.judge(metrics[name], confirmation_metrics)
+            report.judgement = judgement
+            report.problems = judgement.regression or ([] if judgement.checked else judgement.unconfirmed)
         for column in dict.fromkeys((*baselines.BASELINE_METRICS, *COLUMNS)):
             reference = stored.metrics.get(column) if stored else None
             cell = Cell(metrics[name].get(column, math.nan))
             if reference is not None:
                 cell.expected, cell.low, cell.high = reference.mean, reference.low, reference.high
                 cell.problem = reference.deviation(cell.observed)
-                if reference.seed_invariant:
+                if column in report.judgement.regressed:
                     cell.verdict = "fail"
-                elif second is not None:
-                    cell.verdict = "fail" if column in second else "noise"
+                elif report.judgement.checked:
+                    cell.verdict = "noise"
             report.cells[column] = cell
         reports.append(report)
     return reports

@@ -88,20 +88,15 @@ class Session:
         stored = baseline.load(path)
         if stored.experiment != name:
             raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
-        first = stored.deviations(self.metrics(name))
-        if not first:
-            return BaselineResult(path, [])
-        certain = stored.certain(first)
-        if certain:
-            unchecked = [line for line in stored.compare(self.metrics(name)) if line not in certain]
-            return BaselineResult(path, certain, unchecked)
+        judgement = stored.judge(self.metrics(name))
+        if not judgement.needs_second_seed:
+            return BaselineResult(path, judgement.regression, judgement.unconfirmed)
         seed = stored.confirmation_seed(self.settings.seed)
         confirmation = self.metrics(name, seed)
-        second = stored.deviations(confirmation)
         if self.artifacts_dir:
             artifacts.save_confirmation(self.artifacts_dir, self.settings, name, seed, confirmation)
-        noise = [f"{metric}: {why}" for metric, why in first.items() if metric not in second]
-        return BaselineResult(path, baseline.confirmed(first, second), noise, seed)
+        judgement = stored.judge(self.metrics(name), confirmation)
+        return BaselineResult(path, judgement.regression, judgement.unconfirmed, seed)
 
     def data_moments(self) -> dict[str, float]:
         """The unscaled training split's moments (:func:`~harness.prepare.moments`): no training needed."""

@@ -119,9 +119,11 @@ class _Monitor(keras.callbacks.Callback):
         self.diverged_epoch: int | None = None
         self.steps_per_epoch: int | None = None
 
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        self.steps_per_epoch = self.params.get("steps")
+
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
         logs = logs or {}
-        self.steps_per_epoch = self.params.get("steps")
         if self.on_epoch:
             self.on_epoch(self.name, epoch + 1, self.epochs, logs)
         if not math.isfinite(float(logs.get("loss", 0.0))):
