@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from harness.errors import HarnessError
+
+# CI replays the same examples every run (a red CI means the code changed, not the draw); locally,
+# hypothesis explores. HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 _SESSION = pytest.StashKey()
 _STORE = pytest.StashKey()
@@ -29,8 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--baseline-seeds",
         type=int,
-        default=5,
-        help="seeds trained per exercise by --update-baselines, from --seed on (default 5)",
+        default=40,
+        help="seeds trained side by side per exercise by --update-baselines, from --seed on (default 40)",
     )
 
 

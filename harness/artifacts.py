@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import plots
+from .environment import fingerprint
 from .errors import ConfigError
 from .experiment import Experiment, Settings
 from .files import json_number, write_text
@@ -85,7 +86,7 @@ def save_confirmation(root: Path, settings: Settings, experiment: str, seed: int
 
 def save_session(root: Path, settings: Settings) -> Path:
     """``session.json``: what the report says about the run (settings, device, versions)."""
-    from . import baseline, bench
+    from . import bench
 
     path = Path(root) / settings.label / "session.json"
     profile = settings.profile
@@ -96,7 +97,7 @@ def save_session(root: Path, settings: Settings) -> Path:
         "seed": settings.seed,
         "device": bench.device_info()["device"],
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "environment": baseline.environment(),
+        "environment": fingerprint(),
     }
     return write_text(path, json.dumps(record, indent=2) + "\n")
 

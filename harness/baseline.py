@@ -23,17 +23,13 @@ the tests and the report alike.
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import math
-import os
-import platform
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .environment import differences, fingerprint
 from .errors import BaselineError
 from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
@@ -167,6 +163,10 @@ def uses_log_scale(metric: str) -> bool:
     return "." in metric
 
 
+#: ``trainer`` of a baseline whose seeds were trained by :mod:`harness.side_by_side` / one ``model.fit`` each.
+SIDE_BY_SIDE = "side-by-side"
+MODEL_FIT = "model.fit"
+
 #: Loss curves kept per seed, so a report can draw a run over the baseline's band.
 CURVES: tuple[str, ...] = ("loss", "val_loss")
 
@@ -179,6 +179,8 @@ class Baseline:
     metrics: dict[str, Reference]
     environment: dict[str, str]
     curves: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
+    #: How the seeds were trained: :data:`SIDE_BY_SIDE`, :data:`MODEL_FIT`, or ``None`` (the data baseline).
+    trainer: str | None = "model.fit"
 
     def band(self, curve: str) -> tuple[list[float], list[float], list[float]] | None:
         """Per epoch: mean, low and high of the prediction interval of a loss curve over the seeds."""
@@ -234,6 +236,7 @@ class Baseline:
             "label": self.label,
             "seeds": list(self.seeds),
             "alpha": ALPHA,
+            **({"trainer": self.trainer} if self.trainer else {}),
             "environment": self.environment,
             "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
             "curves": {name: [[json_number(v) for v in run] for run in runs] for name, runs in self.curves.items()},
@@ -266,6 +269,7 @@ def from_runs(
     per_seed: Mapping[int, Mapping[str, float]],
     histories: Mapping[int, Mapping[str, Sequence[float]]] | None = None,
     names: Sequence[str] = BASELINE_METRICS,
+    trainer: str | None = MODEL_FIT,
 ) -> Baseline:
     """Summarize the metrics ``names`` (and loss curves) of several seeds into a baseline."""
     seeds = tuple(sorted(per_seed))
@@ -274,7 +278,49 @@ def from_runs(
     if histories:
         for name in CURVES:
             curves[name] = tuple(tuple(float(v) for v in histories[s].get(name, ())) for s in seeds)
-    return Baseline(experiment, label, seeds, metrics, environment(), curves)
+    return Baseline(experiment, label, seeds, metrics, fingerprint(), curves, trainer)
+
+
+def merge(parts: Sequence[tuple[Path, Baseline]]) -> Baseline:
+    """One baseline from shards of the same exercise, settings and environment, trained on disjoint seeds.
+
+    Anything that would make the seeds different draws — another exercise, dataset or
+    profile, another trainer, an environment that changes the bits, another metric set — or a
+    seed in two shards is a one-line :class:`BaselineError` naming both files.
+    """
+    if not parts:
+        raise BaselineError("nothing to merge")
+    (first_path, first), *rest = parts
+    owner = {seed: first_path for seed in first.seeds}
+    for path, part in rest:
+        clash = f"cannot merge {path} into {first_path}"
+        for what in ("experiment", "label", "trainer"):
+            if getattr(part, what) != getattr(first, what):
+                raise BaselineError(f"{clash}: {what} {getattr(part, what)!r} vs {getattr(first, what)!r}")
+        if set(part.metrics) != set(first.metrics):
+            raise BaselineError(f"{clash}: they pin different metrics")
+        if moved := differences(part.environment, first.environment):
+            raise BaselineError(f"{clash}: trained in another environment ({'; '.join(moved)})")
+        if shared := sorted(set(part.seeds) & set(owner)):
+            raise BaselineError(f"{clash}: both hold seed {shared[0]} ({len(shared)} seeds overlap)")
+        owner.update(dict.fromkeys(part.seeds, path))
+    seeds = tuple(sorted(owner))
+    per_seed = {seed: {} for seed in seeds}
+    curves: dict[str, dict[int, tuple[float, ...]]] = {}
+    for _, part in parts:
+        for name, reference in part.metrics.items():
+            for seed, value in zip(part.seeds, reference.values, strict=True):
+                per_seed[seed][name] = value
+        for name, runs in part.curves.items():
+            curves.setdefault(name, {}).update(zip(part.seeds, runs, strict=True))
+    metrics = {
+        name: Reference(tuple(per_seed[s][name] for s in seeds), reference.log_scale)
+        for name, reference in first.metrics.items()
+    }
+    merged_curves = {
+        name: tuple(by_seed[s] for s in seeds) for name, by_seed in curves.items() if len(by_seed) == len(seeds)
+    }
+    return Baseline(first.experiment, first.label, seeds, metrics, first.environment, merged_curves, first.trainer)
 
 
 def path_for(root: Path, label: str, experiment: str) -> Path:
@@ -308,7 +354,9 @@ def _parse(raw: object) -> Baseline:
         str(name): tuple(tuple(_fromjson_number(v) for v in run) for run in runs)
         for name, runs in dict(raw.get("curves", {})).items()
     }
-    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves)
+    trainer = raw.get("trainer", MODEL_FIT if raw["experiment"] != DATA else None)
+    trainer = None if trainer is None else str(trainer)
+    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves, trainer)
 
 
 def write(path: Path, baseline: Baseline) -> None:
@@ -321,33 +369,6 @@ def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:
     known = {*experiments, DATA}
     folder = Path(root) / label
     return sorted(p for p in folder.glob("*.json") if p.stem not in known) if folder.is_dir() else []
-
-
-def environment() -> dict[str, str]:
-    """Versions and commit a baseline was measured with: a drift report starts here.
-
-    Versions come from package metadata, so recording them never imports TensorFlow.
-    """
-    keras = sys.modules.get("keras")
-    backend = keras.backend.backend() if keras else os.environ.get("KERAS_BACKEND", "tensorflow")
-    env = {"python": platform.python_version(), "backend": backend}
-    for package in ("keras", backend, "numpy", "scikit-learn"):
-        try:
-            env[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    env["machine"] = f"{platform.system()} {platform.machine()}"
-    env["commit"] = _commit()
-    return env
-
-
-def _commit() -> str:
-    try:
-        command = ["git", "rev-parse", "--short", "HEAD"]
-        out = subprocess.run(command, capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() or "unknown"
 
 
 def _fromjson_number(value: object) -> float:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,6 +52,43 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
     report.set_defaults(func=_report)
 
+    seeds = commands.add_parser("seeds", help="many seeds side by side: baselines, their shards, seed studies")
+    seeds_commands = seeds.add_subparsers(dest="seeds_command", required=True)
+    train = seeds_commands.add_parser(
+        "train", help="train seeds side by side and write a baseline (or one shard of it) per exercise"
+    )
+    train.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
+    train.add_argument("--seeds", type=seed_list, default=seed_list("0-39"), help="e.g. 0-39 or 0-19,40 (default 0-39)")
+    train.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
+    train.add_argument(
+        "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="writes DIR/<dataset>-<profile>/<exercise>.json (DIR=baselines updates the repository's)",
+    )
+    train.add_argument("--chunk", type=int, default=None, help="members per stacked computation (default 40)")
+    train.set_defaults(func=_seeds_train)
+    merge = seeds_commands.add_parser(
+        "merge", help="merge shards written by 'seeds train' into one baseline per exercise"
+    )
+    merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD", help="--out folders of 'seeds train' runs")
+    merge.add_argument(
+        "--into", type=Path, required=True, metavar="DIR", help="baselines root to write, e.g. baselines"
+    )
+    merge.set_defaults(func=_seeds_merge)
+    same = seeds_commands.add_parser(
+        "compare", help="two-sample tests: did two baseline folders' seeds train the same distribution?"
+    )
+    same.add_argument("a", type=Path, metavar="A", help="a baseline folder, e.g. baselines/surrogate-quick")
+    same.add_argument("b", type=Path, metavar="B", help="another one; the exercises both hold are compared")
+    same.add_argument("--alpha", type=float, default=0.05, help="family-wise level over every test (default 0.05)")
+    same.add_argument("--markdown", action="store_true", help="a Markdown table")
+    same.set_defaults(func=_seeds_compare)
+
     bench = commands.add_parser("bench", help="benchmark tools")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
     compare = bench_commands.add_parser(
@@ -74,6 +113,166 @@ def _report(args: argparse.Namespace) -> int:
         for path in report.write(run_dir, registry(), args.baselines_dir or DEFAULT_BASELINES, run_dir.name):
             print(f"report: {path}")
     return 0
+
+
+def seed_list(text: str) -> list[int]:
+    """``0-39``, ``0-19,40,45-49``: distinct seeds in the order given (an argparse type)."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            if dash and int(high) < int(low):
+                raise argparse.ArgumentTypeError(f"{part.strip()!r} is an empty range: write LOW-HIGH")
+            seeds += range(int(low), int(high) + 1) if dash else [int(low)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed list such as 0-39 or 0-19,40") from None
+    if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= s < 2**32 for s in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds must be distinct, between 0 and 2**32 - 1, at least one")
+    return seeds
+
+
+def _seeds_train(args: argparse.Namespace) -> int:
+    from . import baseline, dataset
+    from .artifacts import ensure_writable
+    from .experiment import Settings, profile, registry, select
+
+    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0])
+    experiments = registry()
+    chosen = select(experiments, args.exercises or experiments)
+    if args.chunk is not None and args.chunk < 1:
+        raise HarnessError(f"--chunk must be at least 1, got {args.chunk}")
+    ensure_writable(args.out / settings.label)
+    dataset.load(settings.dataset)
+
+    from .session import Session
+    from .side_by_side import DEFAULT_CHUNK
+
+    session = Session(
+        settings,
+        artifacts_dir=None,
+        baselines_dir=args.out,
+        experiments=experiments,
+        on_epoch=Progress(sys.stderr, interval=10.0).epoch,
+    )
+    session.runs.chunk = args.chunk or DEFAULT_CHUNK
+    print(f"wrote {session.update_data().path}")
+    for experiment in chosen:
+        start = time.perf_counter()
+        stored = session.train_baseline(experiment.name, args.seeds)
+        path = session.baseline_path(experiment.name)
+        baseline.write(path, stored)
+        print(f"wrote {path}: {describe(stored)}, {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
+
+
+def describe(stored) -> str:
+    """``40 seeds (0-39), accuracy 0.52 [0.47, 0.56], 9 diverged``: a baseline in one line."""
+    seeds = stored.seeds
+    span = f"{seeds[0]}-{seeds[-1]}" if list(seeds) == list(range(seeds[0], seeds[-1] + 1)) else "listed"
+    acc = sorted(v for v in stored.metrics["accuracy"].values if math.isfinite(v))
+    text = f"{len(seeds)} seeds ({span})"
+    if acc:
+        text += f", accuracy median {acc[len(acc) // 2]:.3f} [{acc[0]:.3f}, {acc[-1]:.3f}]"
+    diverged = sum(1 for v in stored.metrics["loss"].values if not math.isfinite(v))
+    return f"{text}, {diverged} diverged" if diverged else text
+
+
+def _seeds_merge(args: argparse.Namespace) -> int:
+    from . import baseline
+    from .errors import BaselineError
+
+    files: dict[Path, dict[Path, Path]] = {}
+    for shard in args.shards:
+        found = {p.relative_to(shard): p for p in sorted(Path(shard).glob("*/*.json"))}
+        if not found:
+            raise BaselineError(
+                f"{shard}: no shard here (expected <dataset>-<profile>/<exercise>.json from 'seeds train')"
+            )
+        files[shard] = found
+    first, *others = args.shards
+    for shard in others:
+        if set(files[shard]) != set(files[first]):
+            odd = sorted(map(str, set(files[shard]) ^ set(files[first])))
+            raise BaselineError(f"cannot merge {shard} with {first}: they hold different exercises ({', '.join(odd)})")
+    merged = {}
+    for relative in files[first]:
+        parts = [(files[shard][relative], baseline.load(files[shard][relative])) for shard in args.shards]
+        if relative.stem == baseline.DATA:
+            merged[relative] = _same_data(parts)
+        else:
+            merged[relative] = baseline.merge(parts)
+    for relative, stored in merged.items():  # every check passed before anything is written
+        baseline.write(args.into / relative, stored)
+        print(f"wrote {args.into / relative}: {describe(stored) if relative.stem != baseline.DATA else 'data moments'}")
+    return 0
+
+
+def _same_data(parts):
+    """Shards must have trained on the same data: their ``_data.json`` moments agree exactly."""
+    from .errors import BaselineError
+
+    (first_path, first), *rest = parts
+    for path, part in rest:
+        if part.label != first.label or {k: r.values for k, r in part.metrics.items()} != {
+            k: r.values for k, r in first.metrics.items()
+        }:
+            raise BaselineError(f"cannot merge {path} with {first_path}: the shards trained on different data")
+    return first
+
+
+def _seeds_compare(args: argparse.Namespace) -> int:
+    """Exit 0 when no test rejects at the family-wise level, 1 when the two sets differ."""
+    from . import baseline, equivalence
+    from .errors import BaselineError
+
+    if not 0 < args.alpha < 1:
+        raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    names = sorted({p.stem for p in args.a.glob("*.json")} & {p.stem for p in args.b.glob("*.json")} - {baseline.DATA})
+    if not names:
+        raise BaselineError(f"{args.a} and {args.b} hold no baseline of the same exercise")
+    tests = []
+    for name in names:
+        tests += equivalence.compare(baseline.load(args.a / f"{name}.json"), baseline.load(args.b / f"{name}.json"))
+    tests = equivalence.holm(tests, args.alpha)
+    print(render_equivalence(tests, args.alpha, markdown=args.markdown))
+    return 1 if any(t.rejected for t in tests) else 0
+
+
+def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
+    """Per exercise: seeds, tests, the smallest p, the largest |standardized mean difference|, what differs."""
+    from .equivalence import detectable_shift
+
+    rows = [("exercise", "seeds A / B", "tests", "smallest p", "largest |SMD|", "differs (Holm)")]
+    for exercise in dict.fromkeys(t.exercise for t in tests):
+        own = [t for t in tests if t.exercise == exercise]
+        metrics = [t for t in own if t.kind == "Mann-Whitney U"]
+        smallest = min(own, key=lambda t: t.p)
+        smd = max((abs(t.smd) for t in metrics if math.isfinite(t.smd)), default=math.nan)
+        sizes = own[0].n
+        differs = ", ".join(t.quantity for t in own if t.rejected) or "nothing"
+        rows.append(
+            (
+                exercise,
+                f"{sizes[0]} / {sizes[1]}",
+                str(len(own)),
+                f"{smallest.p:.3g} ({smallest.quantity})",
+                f"{smd:.2f}",
+                differs,
+            )
+        )
+    n_a, n_b = tests[0].n
+    shift = detectable_shift(n_a, n_b, alpha / len(tests)), detectable_shift(n_a, n_b, alpha)
+    notes = [
+        f"{len(tests)} tests, family-wise level {alpha:g} (Holm). With {n_a} vs {n_b} seeds a single metric's shift",
+        f"is found with 90 % power from {shift[0]:.2f} σ at the family's level, {shift[1]:.2f} σ at {alpha:g} alone.",
+    ]
+    if markdown:
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+        lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        return "\n".join([*lines, "", *notes])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join([*lines, *notes])
 
 
 def _bench_compare(args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ that draws hundreds of plots holds none of them in memory.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import auc, confusion_matrix, roc_curve
 
 from .metrics import LAYERS
@@ -26,6 +29,23 @@ if TYPE_CHECKING:
 DPI = 80
 
 
+def _closing(draw):
+    """Close the figures a plot function opened if it fails: a session that draws hundreds keeps none."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        before = set(plt.get_fignums())
+        try:
+            return draw(*args, **kwargs)
+        except BaseException:
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
+            raise
+
+    return wrapper
+
+
+@_closing
 def history(run: TrainingRun, path: Path) -> None:
     """Train/validation loss and accuracy per epoch (the notebook's ``plot_model_history``)."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -39,12 +59,12 @@ def history(run: TrainingRun, path: Path) -> None:
     _save(fig, path)
 
 
+@_closing
 def weights(run: TrainingRun, path: Path) -> None:
     """Histogram of each layer's kernel (the notebook's ``distribution_weights``)."""
     fig, axes = plt.subplots(1, len(LAYERS), figsize=(4 * len(LAYERS), 3.5))
     for ax, layer in zip(axes, LAYERS, strict=True):
-        w = run.kernels[layer].ravel()
-        finite = w[np.isfinite(w)]
+        finite = _finite(run.kernels[layer])
         if finite.size:
             ax.hist(finite, bins=50, color="C0")
         else:
@@ -55,6 +75,7 @@ def weights(run: TrainingRun, path: Path) -> None:
     _save(fig, path)
 
 
+@_closing
 def confusion(run: TrainingRun, path: Path) -> None:
     """Row-normalized confusion matrix: each true class sums to one."""
     classes = list(run.classes)
@@ -71,6 +92,7 @@ def confusion(run: TrainingRun, path: Path) -> None:
     _save(fig, path)
 
 
+@_closing
 def roc(run: TrainingRun, path: Path) -> None:
     """Per class: background efficiency against signal efficiency, AUC in the legend."""
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -79,35 +101,63 @@ def roc(run: TrainingRun, path: Path) -> None:
         ax.text(0.5, 0.5, "no ROC: the network output is not finite", ha="center", transform=ax.transAxes)
     else:
         for k, name in enumerate(run.classes):
-            fpr, tpr, _ = roc_curve(run.y_test[:, k], scores[:, k])
+            truth = run.y_test[:, k]
+            if truth.min() == truth.max():  # no jet, or only jets, of this class: no ROC to draw
+                continue
+            # A ROC depends on the scores' order alone: ranks keep it exact and cannot overflow.
+            fpr, tpr, _ = roc_curve(truth, rankdata(scores[:, k]))
             ax.plot(tpr, np.clip(fpr, 1e-5, None), label=f"{name}, AUC = {auc(fpr, tpr) * 100:.1f}%")
         ax.set_yscale("log")
-        ax.legend(loc="lower right")
+        if ax.lines:
+            ax.legend(loc="lower right")
     ax.set(xlabel="signal efficiency", ylabel="background efficiency", title=f"{run.experiment}: ROC")
     ax.grid(True, alpha=0.3)
     _save(fig, path)
 
 
+@_closing
 def comparison(runs: Sequence[TrainingRun], path: Path, title: str) -> None:
     """Validation and training loss of several exercises on one figure: the exercises' questions."""
     fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(11, 4))
     for i, run in enumerate(runs):
         _curve(ax_val, run.history.get("val_loss", []), run.experiment, "-", color=f"C{i}")
         _curve(ax_train, run.history.get("loss", []), run.experiment, "-", color=f"C{i}")
-    ax_val.set(xlabel="epoch", ylabel="validation loss", title=f"{title}: validation loss", yscale="log")
-    ax_train.set(xlabel="epoch", ylabel="training loss", title=f"{title}: training loss", yscale="log")
+    ax_val.set(xlabel="epoch", ylabel="validation loss", title=f"{title}: validation loss")
+    ax_train.set(xlabel="epoch", ylabel="training loss", title=f"{title}: training loss")
+    for ax, key in ((ax_val, "val_loss"), (ax_train, "loss")):
+        _log_if_positive(ax, [v for run in runs for v in run.history.get(key, [])])
     _save(fig, path)
 
 
+@_closing
 def weight_overlay(runs: Mapping[str, TrainingRun], layer: str, path: Path) -> None:
     """One layer's weight histogram for several exercises, overlaid (e.g. fc1 with and without L1)."""
     fig, ax = plt.subplots(figsize=(6, 4))
+    drawn = []
     for name, run in runs.items():
-        w = run.kernels[layer].ravel()
-        ax.hist(w[np.isfinite(w)], bins=80, histtype="step", linewidth=1.5, label=name)
-    ax.set(xlabel=f"{layer} weight", ylabel="count", yscale="log", title=f"{layer} weights")
-    ax.legend()
+        finite = _finite(run.kernels[layer])
+        if finite.size:
+            ax.hist(finite, bins=80, histtype="step", linewidth=1.5, label=name)
+            drawn.append(finite)
+    ax.set(xlabel=f"{layer} weight", ylabel="count", title=f"{layer} weights")
+    if drawn:
+        ax.set_yscale("log")  # a histogram of finite weights has at least one positive count
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no finite weights", ha="center", transform=ax.transAxes)
     _save(fig, path)
+
+
+def _finite(w: np.ndarray) -> np.ndarray:
+    """The finite entries as float64: float32 weights near 3e38 are finite, their squares and ranges are not."""
+    w = np.asarray(w, dtype=np.float64).ravel()
+    return w[np.isfinite(w)]
+
+
+def _log_if_positive(ax, values: Sequence[float]) -> None:
+    """A log axis where there is something to put on one; a linear one for empty, zero or non-finite curves."""
+    if any(math.isfinite(v) and v > 0 for v in values):
+        ax.set_yscale("log", nonpositive="mask")
 
 
 def _curve(ax, values: Sequence[float], label: str, style: str, color: str | None = None) -> None:
@@ -131,6 +181,7 @@ def _save(fig, path: Path) -> None:
         plt.close(fig)
 
 
+@_closing
 def band(curves: Mapping[str, tuple[Sequence[float], tuple]], out, title: str) -> None:
     """Each observed loss curve over its baseline's per-epoch mean and prediction band."""
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.8), squeeze=False)

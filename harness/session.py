@@ -8,7 +8,7 @@ CLI nor the pytest plugin repeats the plumbing.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,19 +110,23 @@ class Session:
     def update_data(self) -> BaselineResult:
         """Store the training data's moments; one value each, as no seed changes the data."""
         values = self.data_moments()
-        stored = baseline.from_runs(baseline.DATA, self.settings.label, {0: values}, names=tuple(values))
+        stored = baseline.from_runs(baseline.DATA, self.settings.label, {0: values}, names=tuple(values), trainer=None)
         path = self.baseline_path(baseline.DATA)
         baseline.write(path, stored)
         return BaselineResult(path, [])
 
     def update_baseline(self, name: str, n_seeds: int) -> BaselineResult:
-        """Train ``name`` with ``n_seeds`` seeds from the session seed on and store their spread."""
-        seeds = range(self.settings.seed, self.settings.seed + n_seeds)
-        per_seed = {seed: self.metrics(name, seed) for seed in seeds}
-        histories = {seed: self.run(name, seed).history for seed in seeds}
+        """Train ``name`` with ``n_seeds`` seeds from the session seed on, side by side, and store their spread."""
         path = self.baseline_path(name)
-        baseline.write(path, baseline.from_runs(name, self.settings.label, per_seed, histories))
+        baseline.write(path, self.train_baseline(name, range(self.settings.seed, self.settings.seed + n_seeds)))
         return BaselineResult(path, [])
+
+    def train_baseline(self, name: str, seeds: Sequence[int]) -> baseline.Baseline:
+        """A baseline of ``name`` from ``seeds`` trained side by side: a whole baseline, or one shard of it."""
+        runs = self.runs.many(name, seeds)
+        per_seed = {run.seed: compute(run) for run in runs}
+        histories = {run.seed: run.history for run in runs}
+        return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=baseline.SIDE_BY_SIDE)
 
     def update_command(self, name: str) -> str:
         """The command that (re)creates ``name``'s baseline for this session's options."""

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,6 +245,8 @@ class Runs:
         self.store = Path(store) / settings.label if store else None
         self._runs: dict[tuple[str, int], TrainingRun] = {}
         self._splits: dict[bool, Split] = {}
+        #: Members per stacked computation in :meth:`many`.
+        self.chunk = 40
 
     def get(self, name: str, seed: int | None = None) -> TrainingRun:
         seed = self.settings.seed if seed is None else seed
@@ -273,6 +275,18 @@ class Runs:
             with open(self.store / "trained.log", "a", encoding="utf-8") as log:
                 log.write(f"{name} {seed} {os.getpid()}\n")
             return run
+
+    def many(self, name: str, seeds: Sequence[int]) -> list[TrainingRun]:
+        """Train ``name`` once per seed side by side (:mod:`harness.side_by_side`); not cached.
+
+        These are other random streams than ``get``'s ``model.fit`` runs: baseline seeds, never
+        the run a test checks.
+        """
+        from .side_by_side import train_seeds
+
+        experiment = self.experiments[name]
+        split = self.split(experiment.variant.scaled)
+        return train_seeds(experiment, split, self.settings.profile, seeds, self.on_epoch, chunk=self.chunk)
 
     def split(self, scaled: bool) -> Split:
         if scaled not in self._splits:

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from subprocess_cli import harness
 
 from harness.cli import summary, to_json
 from harness.progress import Progress
 from harness.training import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def harness(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
-    )
 
 
 @pytest.mark.training

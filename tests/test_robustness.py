@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness import baseline
@@ -109,3 +110,89 @@ def test_workers_checking_one_artifacts_dir_at_once_do_not_trip_each_other(tmp_p
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda _: ensure_writable(tmp_path), range(400))) == {tmp_path}
     assert list(tmp_path.iterdir()) == []
+
+
+def _special(kind: str, shape: tuple[int, ...], rng) -> np.ndarray:
+    if kind == "normal":
+        return rng.normal(0, 0.2, shape).astype(np.float32)
+    if kind == "huge":  # finite float32 whose squares and ranges are not
+        return (rng.choice([-1, 1], shape) * rng.uniform(1e37, 3.4e38, shape)).astype(np.float32)
+    if kind == "nan":
+        return np.full(shape, np.nan, np.float32)
+    if kind == "mixed":
+        w = rng.normal(0, 1, shape).astype(np.float32)
+        w.flat[::3] = np.inf
+        w.flat[1::3] = np.nan
+        return w
+    if kind == "constant":
+        return np.full(shape, 0.25, np.float32)
+    return np.zeros(shape, np.float32)
+
+
+KINDS = ["normal", "huge", "nan", "mixed", "constant", "zero"]
+CURVE_VALUES = [0.0, 1.0, 0.5, 1e30, 3.4e38, math.nan, math.inf, -math.inf]
+
+
+def degenerate_runs():
+    from hypothesis import strategies as st
+
+    return st.tuples(
+        st.lists(st.sampled_from(KINDS), min_size=4, max_size=4),
+        st.sampled_from(KINDS),
+        st.lists(st.sampled_from(CURVE_VALUES), min_size=0, max_size=6),
+        st.integers(0, 2**16),
+    )
+
+
+@pytest.mark.filterwarnings("error")
+def test_every_plot_metric_and_the_report_survive_any_run_outcome(tmp_path):
+    """Huge finite, NaN, infinite, constant, zero or empty weights, predictions and curves: nothing crashes or warns.
+
+    A warning is an error in this suite, so a plot that only warned (an overflow in ``np.std``, a log
+    axis with nothing positive) fails here as it failed ``pytest --seed 4`` and a run with linear ReLUs.
+    """
+    from hypothesis import given, settings
+
+    from harness import artifacts, report
+    from harness.experiment import PROFILES, Settings, registry
+    from harness.metrics import LAYERS, compute
+    from harness.side_by_side import widths
+    from harness.training import TrainingRun
+
+    experiments = registry()
+    run_settings = Settings(profile=PROFILES["smoke"])
+
+    @settings(max_examples=8, deadline=None)
+    @given(degenerate_runs())
+    def check(case):
+        kernel_kinds, pred_kind, curve, seed = case
+        rng = np.random.default_rng(seed)
+        shapes = dict(zip(LAYERS, widths(16, 5), strict=True))
+        y_test = np.eye(5, dtype=np.float32)[rng.integers(0, 5, 40)]
+        runs = {}
+        for name in ("sgd", "l1", "lr_0.1", "lr_1e-05"):
+            run = TrainingRun(
+                experiment=name,
+                seed=0,
+                history={k: list(curve) for k in ("loss", "val_loss", "accuracy", "val_accuracy")},
+                initial_kernels={layer: _special("normal", shapes[layer], rng) for layer in LAYERS},
+                kernels={
+                    layer: _special(kind, shapes[layer], rng) for layer, kind in zip(LAYERS, kernel_kinds, strict=True)
+                },
+                y_test=y_test,
+                y_pred=_special(pred_kind, (40, 5), rng),
+                classes=("g", "q", "t", "w", "z"),
+                diverged_epoch=len(curve) or None,
+                steps_per_epoch=3,
+            )
+            compute(run)
+            runs[name] = run
+        root = tmp_path / f"case{seed}"
+        drawn = list(runs)[seed % len(runs)]
+        for name, run in runs.items():
+            artifacts.save_run(run, root, run_settings, with_plots=name == drawn)
+        artifacts.save_comparisons(artifacts.plan_comparisons(experiments), runs, root, run_settings)
+        artifacts.save_session(root, run_settings)
+        report.write(root / run_settings.label, experiments, tmp_path / "no-baselines", run_settings.label)
+
+    check()

@@ -1,0 +1,55 @@
+"""Seeds side by side against the harness's own lone run, in one run (group ``seeds``).
+
+``pytest tests/benchmarks/test_seeds.py --benchmark-only``. Each round trains ``sgd`` on the
+quick profile (100k jets × 60 epochs) for K seeds at once, prediction included; the lone
+round is :func:`harness.training.train`, what a test runs. ``extra_info.seconds_per_seed``
+(median / K) is the number to compare: the target is the lone run's ÷ 8 at K = 40.
+"""
+
+from __future__ import annotations
+
+import resource
+
+import pytest
+from test_speed import record
+
+from harness import dataset, side_by_side, training
+from harness.experiment import PROFILES, registry
+from harness.prepare import prepare
+
+QUICK = PROFILES["quick"]
+ROUNDS = 2
+
+
+@pytest.fixture(scope="module")
+def quick_split():
+    return prepare(dataset.load("surrogate").head(QUICK.n_jets))
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-memory high-water mark so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.benchmark(group="seeds")
+@pytest.mark.parametrize("k", [0, 1, 4, 8, 16, 40], ids=lambda k: "lone-model.fit" if k == 0 else f"K={k}")
+def test_seeds(benchmark, quick_split, device, k):
+    experiment = registry()["sgd"]
+    if k == 0:
+        benchmark.pedantic(training.train, args=(experiment, quick_split, QUICK, 0), rounds=ROUNDS, warmup_rounds=0)
+    else:
+        seeds = list(range(k))
+        benchmark.pedantic(
+            side_by_side.train_seeds, args=(experiment, quick_split, QUICK, seeds), rounds=ROUNDS, warmup_rounds=0
+        )
+    members = max(k, 1)
+    fitted = int(QUICK.n_jets * 0.8 * (1 - QUICK.validation_split)) * QUICK.epochs * members
+    record(
+        benchmark,
+        device,
+        fitted,
+        profile=QUICK.name,
+        seeds=members,
+        seconds_per_seed=benchmark.stats.stats.median / members,
+        peak_rss_mib=peak_rss_mib(),
+    )

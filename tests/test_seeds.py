@@ -1,0 +1,153 @@
+"""Many seeds: shards and their merge, and the two-sample rule that compares two sets of seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from subprocess_cli import harness
+
+from harness import baseline, equivalence
+from harness.errors import BaselineError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sample(seeds, rng, shift: float = 0.0, diverged: int = 0, epochs: int = 8) -> baseline.Baseline:
+    """A baseline of normal draws (σ = 1 on every metric), ``shift`` σ away, the first ``diverged`` seeds NaN."""
+    per_seed, curves = {}, {}
+    for i, seed in enumerate(seeds):
+        values = {name: float(rng.normal(shift, 1.0)) for name in baseline.BASELINE_METRICS}
+        values.update(steps_per_epoch=59.0, epochs=float(epochs))
+        if i < diverged:
+            values.update({n: math.nan for n in baseline.BASELINE_METRICS if n not in ("steps_per_epoch", "epochs")})
+        per_seed[seed] = values
+        curves[seed] = {"loss": list(rng.normal(shift, 1.0, epochs)), "val_loss": list(rng.normal(0, 1.0, epochs))}
+    return baseline.from_runs("sgd", "surrogate-quick", per_seed, curves, trainer=baseline.SIDE_BY_SIDE)
+
+
+# -- the two-sample rule -----------------------------------------------------------------------
+
+
+def test_holm_steps_down_and_stops_at_the_first_acceptance():
+    tests = [equivalence.Test("e", q, "k", (40, 40), p) for q, p in (("a", 0.01), ("b", 0.04), ("c", 0.03))]
+    assert [t.rejected for t in equivalence.holm(tests, 0.05)] == [True, False, False]
+    assert [t.rejected for t in equivalence.holm(tests, 0.1)] == [True, True, True]
+
+
+def test_detectable_shift_is_the_normal_power_formula():
+    assert equivalence.detectable_shift(40, 40, 0.05) == pytest.approx(0.741, abs=0.002)
+    assert equivalence.detectable_shift(400, 400, 0.05) == pytest.approx(0.741 / math.sqrt(10), abs=0.001)
+
+
+def test_the_same_distribution_passes_and_a_shift_is_found():
+    rng = np.random.default_rng(1)
+    same = equivalence.holm(equivalence.compare(sample(range(40), rng), sample(range(40, 80), rng), 2000))
+    assert not any(t.rejected for t in same)
+    shifted = equivalence.holm(equivalence.compare(sample(range(40), rng), sample(range(40), rng, 1.5), 2000))
+    assert "accuracy" in {t.quantity for t in shifted if t.rejected}
+    assert "loss curve" in {t.quantity for t in shifted if t.rejected}
+    assert "val_loss curve" not in {t.quantity for t in shifted if t.rejected}  # that curve was not shifted
+
+
+def test_a_different_divergence_share_and_a_moved_exact_metric_are_found():
+    rng = np.random.default_rng(2)
+    tests = equivalence.holm(equivalence.compare(sample(range(40), rng, diverged=20), sample(range(40), rng), 2000))
+    assert any(t.rejected and t.quantity.startswith("diverged 20/40 vs 0/40") for t in tests)
+    tests = equivalence.compare(sample(range(10), rng, epochs=8), sample(range(10), rng, epochs=9), 200)
+    assert next(t for t in tests if t.quantity == "epochs").p == 0.0
+
+
+# -- merging shards ----------------------------------------------------------------------------
+
+
+def test_shards_merge_into_one_baseline_in_seed_order():
+    rng = np.random.default_rng(3)
+    a, b = sample([2, 3], rng), sample([0, 1, 4], rng)
+    merged = baseline.merge([(Path("a"), a), (Path("b"), b)])
+    assert merged.seeds == (0, 1, 2, 3, 4)
+    assert merged.metrics["accuracy"].values == (
+        *b.metrics["accuracy"].values[:2],
+        *a.metrics["accuracy"].values,
+        b.metrics["accuracy"].values[2],
+    )
+    assert merged.curves["loss"][2] == a.curves["loss"][0] and merged.trainer == baseline.SIDE_BY_SIDE
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"seeds": (1, 9)}, "both hold seed 1"),
+        ({"label": "surrogate-full"}, "label 'surrogate-full' vs 'surrogate-quick'"),
+        ({"experiment": "adam"}, "experiment 'adam' vs 'sgd'"),
+        ({"trainer": baseline.MODEL_FIT}, "trainer 'model.fit' vs 'side-by-side'"),
+        ({"backend_version": "2.99"}, "trained in another environment (backend_version: 2.99 vs"),
+        ({"isa": "avx2"}, "trained in another environment (isa: avx2 vs"),
+    ],
+)
+def test_mismatched_or_overlapping_shards_are_refused(change, message):
+    rng = np.random.default_rng(4)
+    a, b = sample([0, 1], rng), sample([5, 6], rng)
+    if "seeds" in change:
+        b = dataclasses.replace(b, seeds=change["seeds"])
+    elif set(change) <= {"label", "experiment", "trainer"}:
+        b = dataclasses.replace(b, **change)
+    else:
+        b = dataclasses.replace(b, environment={**b.environment, **change})
+    with pytest.raises(BaselineError, match="cannot merge b into a: " + message.replace("(", r"\(")):
+        baseline.merge([(Path("a"), a), (Path("b"), b)])
+
+
+def test_a_different_commit_is_no_reason_to_refuse():
+    rng = np.random.default_rng(5)
+    a, b = sample([0], rng), sample([1], rng)
+    b = dataclasses.replace(b, environment={**b.environment, "commit": "abc1234+dirty"})
+    assert baseline.merge([(Path("a"), a), (Path("b"), b)]).seeds == (0, 1)
+
+
+# -- the commands, as a user runs them -----------------------------------------------------------
+
+
+@pytest.mark.training
+def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tmp_path):
+    for seeds, out in (("0-1", "a"), ("2,3", "b")):
+        done = harness("seeds", "train", "sgd", "--seeds", seeds, "--profile", "smoke", "--out", out, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"{out}/surrogate-smoke/sgd.json: 2 seeds" in done.stdout
+    merged = harness("seeds", "merge", "a", "b", "--into", "base", cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    doc = json.loads((tmp_path / "base/surrogate-smoke/sgd.json").read_text())
+    shards = [json.loads((tmp_path / f"{s}/surrogate-smoke/sgd.json").read_text()) for s in "ab"]
+    assert doc["seeds"] == [0, 1, 2, 3] and doc["trainer"] == "side-by-side"
+    for metric, entry in doc["metrics"].items():
+        assert entry["values"] == shards[0]["metrics"][metric]["values"] + shards[1]["metrics"][metric]["values"]
+    assert (tmp_path / "base/surrogate-smoke/_data.json").exists()
+
+    again = harness("seeds", "merge", "a", "a", "--into", "base", cwd=tmp_path)
+    shard = "a/surrogate-smoke/sgd.json"
+    assert again.returncode == 2 and again.stderr.strip().splitlines() == [
+        f"error: cannot merge {shard} into {shard}: both hold seed 0 (2 seeds overlap)"
+    ]
+    same = harness("seeds", "compare", "a/surrogate-smoke", "b/surrogate-smoke", cwd=tmp_path)
+    assert same.returncode in (0, 1) and "sgd" in same.stdout and "family-wise level 0.05" in same.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["seeds", "train", "--seeds", "5-3", "--out", "x"], "'5-3' is an empty range"),
+        (["seeds", "train", "--seeds", "1,1", "--out", "x"], "seeds must be distinct"),
+        (["seeds", "train", "--seeds", "a-b", "--out", "x"], "is not a seed list such as 0-39"),
+        (["seeds", "train", "adma", "--out", "x"], "error: unknown exercise(s) adma"),
+        (["seeds", "merge", "nowhere", "--into", "x"], "error: nowhere: no shard here"),
+        (["seeds", "compare", "nowhere", "elsewhere"], "error: nowhere and elsewhere hold no baseline of the same"),
+    ],
+)
+def test_seed_command_mistakes_are_one_line(tmp_path, args, message):
+    done = harness(*args, cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr
+    assert len([line for line in done.stderr.splitlines() if "error" in line]) == 1
