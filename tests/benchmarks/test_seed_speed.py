@@ -1,6 +1,6 @@
 """Seeds side by side against the harness's own lone run, in one run (group ``seeds``).
 
-``pytest tests/benchmarks/test_seeds.py --benchmark-only``. Each round trains ``sgd`` on the
+``pytest tests/benchmarks/test_seed_speed.py --benchmark-only``. Each round trains ``sgd`` on the
 quick profile (100k jets × 60 epochs) for K seeds at once, prediction included; the lone
 round is :func:`harness.training.train`, what a test runs. ``extra_info.seconds_per_seed``
 (median / K) is the number to compare: the target is the lone run's ÷ 8 at K = 40.
