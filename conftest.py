@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from harness.errors import HarnessError
+from harness.experiment import PROFILES
 
 # CI replays the same examples every run (a red CI means the code changed, not the draw); locally,
 # hypothesis explores. HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
@@ -24,7 +25,11 @@ _STORE = pytest.StashKey()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("jet-harness", "jet-tagging exercise harness")
-    group.addoption("--profile", default="quick", help="quick (default) or full: data size and epochs")
+    profiles = ", ".join(
+        f"{p.name} ({p.n_jets or 'all'} jets × {p.epochs} epochs{'' if p.behaviour else ', behaviour not asserted'})"
+        for p in PROFILES.values()
+    )
+    group.addoption("--profile", default="quick", help=f"data size and epochs: {profiles}; default quick")
     group.addoption("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
     group.addoption("--seed", type=int, default=0, help="training seed (default 0)")
     group.addoption("--artifacts-dir", default="artifacts", help="where plots and metrics.json go (default artifacts/)")
@@ -44,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
+    # Only a deviation a second seed confirms is a regression: seed noise is shown, never an error.
+    config.addinivalue_line("filterwarnings", "always::harness.baseline.SeedNoise")
     if config.getoption("baseline_seeds") < 2:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
     worker = getattr(config, "workerinput", None)
@@ -147,7 +154,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
         terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
     if written:
-        terminalreporter.write_sep("-", "jet-harness artifacts")
+        terminalreporter.write_sep("-", f"jet-harness: {session.settings.label}, seed {session.settings.seed}")
+        for line in session.verdicts():
+            terminalreporter.write_line(line)
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
         for path in written:
             if path.name.startswith("report."):

@@ -64,9 +64,13 @@ class ExerciseReport:
     judgement: baselines.Judgement | None = None
     #: The second seed that checked this run's deviations, if the tests trained one.
     confirmation_seed: int | None = None
+    #: False on a profile that trains too little for the exercises' expectations (smoke).
+    asserted: bool = True
 
     @property
     def behaviour(self) -> str:
+        if not self.asserted:
+            return "not asserted"
         if self.outcomes is None:
             return "not run"
         return "pass" if all(o.passed for o in self.outcomes) else "fail"
@@ -86,7 +90,11 @@ class ExerciseReport:
 def collect(
     run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: Path, label: str
 ) -> list[ExerciseReport]:
-    """Everything the page shows, for each exercise with a ``metrics.json`` in ``run_dir``."""
+    """Everything the page shows, for each exercise with a ``metrics.json`` in ``run_dir``.
+
+    Behaviour is judged only where the run's profile (``session.json``) asserts it.
+    """
+    asserted = _asserts_behaviour(Path(run_dir))
     records = {}
     for name in experiments:
         path = Path(run_dir) / name / "metrics.json"
@@ -104,7 +112,7 @@ def collect(
             stored = baselines.load(baselines.path_for(baselines_dir, label, name))
         except BaselineError as exc:
             error = str(exc)
-        report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error)
+        report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error, asserted=asserted)
         if stored:
             judgement = stored.judge(metrics[name])
             confirmation = _confirmation(Path(run_dir) / name, stored, record.get("seed"))
@@ -126,6 +134,14 @@ def collect(
             report.cells[column] = cell
         reports.append(report)
     return reports
+
+
+def _asserts_behaviour(run_dir: Path) -> bool:
+    from .experiment import PROFILES
+
+    session = _read_json(run_dir / "session.json") if (run_dir / "session.json").exists() else {}
+    profile = PROFILES.get(str(session.get("profile", "")).split(" ")[0])
+    return profile.behaviour if profile else True
 
 
 def _confirmation(folder: Path, stored: baselines.Baseline, run_seed: object) -> tuple[int, dict[str, float]] | None:
@@ -159,6 +175,16 @@ def write(run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: P
     return html_path, md_path
 
 
+def terminal_table(reports: Sequence[ExerciseReport]) -> list[str]:
+    """Exercise, accuracy, behaviour and baseline verdicts as aligned text: the numbers without opening HTML."""
+    rows = [("exercise", "accuracy", "behaviour", "baseline")]
+    for report in reports:
+        accuracy = report.cells["accuracy"].observed if "accuracy" in report.cells else math.nan
+        rows.append((report.experiment.name, _fmt(accuracy), report.behaviour, report.regression))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
 # --- HTML ---
 
 STYLE = """
@@ -168,7 +194,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; font-varia
 th:first-child, td:first-child { text-align: left; }
 .pass { background: #e3f5e1; } .fail { background: #fbe0e0; font-weight: bold; }
 .noise { background: #fff1c2; } .deviates { background: #ffd9a8; }
-.none, .missing, .not-run { background: #f3f3f3; color: #666; }
+.none, .missing, .not-run, .not-asserted { background: #f3f3f3; color: #666; }
 .small { color: #666; font-size: 0.85em; }
 figure { display: inline-block; margin: 0.5em; } figure img { max-width: 520px; border: 1px solid #ddd; }
 section { border-top: 2px solid #ddd; margin-top: 2em; }
@@ -312,6 +338,7 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         "deviates": "🟠 deviates",
         "missing": "⚪ missing",
         "not run": "⚪ not run",
+        "not asserted": "⚪ not asserted",
     }
     setting = ", ".join(f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "device") if k in session)
     lines = [f"## jet-harness: {session.get('label', 'report')}", "", setting, ""]

@@ -129,12 +129,18 @@ class Session:
         return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=baseline.SIDE_BY_SIDE)
 
     def update_command(self, name: str) -> str:
-        """The command that (re)creates ``name``'s baseline for this session's options."""
+        """The command that (re)creates ``name``'s baseline for this session's options, ready to paste.
+
+        Values are joined with ``=``: pytest takes a bare path argument outside the repository
+        for its root folder and would never load this project's options.
+        """
         words = ["pytest", "--update-baselines", "-k", name]
         if self.settings.profile.name != "quick":
-            words += ["--profile", self.settings.profile.name]
+            words.append(f"--profile={self.settings.profile.name}")
         if self.settings.dataset != "surrogate":
-            words += ["--dataset", self.settings.dataset]
+            words.append(f"--dataset={self.settings.dataset}")
+        if self.baselines_dir.resolve() != DEFAULT_BASELINES:
+            words.append(f"--baselines-dir={self.baselines_dir}")
         return shlex.join(words)
 
     def finish(self) -> list[Path]:
@@ -148,6 +154,17 @@ class Session:
         written = artifacts.save_comparisons(plans, done, self.artifacts_dir, self.settings)
         artifacts.save_session(self.artifacts_dir, self.settings)
         return [*written, *report.write(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)]
+
+    def verdicts(self) -> list[str]:
+        """A short table of the exercises this session trained (seed, accuracy, behaviour, baseline)."""
+        if not self.output_dir or not self.output_dir.is_dir():
+            return []
+        trained = {run.experiment: None for run in self.runs.completed()}
+        chosen = {name: self.experiments[name] for name in self.experiments if name in trained}
+        if not chosen:
+            return []
+        reports = report.collect(self.output_dir, chosen, self.baselines_dir, self.settings.label)
+        return report.terminal_table(reports)
 
     @property
     def output_dir(self) -> Path | None:

@@ -25,6 +25,10 @@ by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in 
 def test_behaviour(experiment, harness_session):
     """The exercise shows what the notebook found, against its reference trained with the same seed."""
     outcomes = harness_session.behaviour(experiment.name)
+    profile = harness_session.settings.profile
+    if not profile.behaviour:
+        shown = "shown" if all(o.passed for o in outcomes) else "not shown"
+        pytest.skip(f"the {profile.name} profile trains too little to assert behaviour (plumbing only; {shown} here)")
     if not all(o.passed for o in outcomes):
         pytest.fail(failure_report(experiment, outcomes, harness_session.settings.seed), pytrace=False)
 
@@ -38,7 +42,9 @@ def test_data_unchanged(harness_session, update_baselines):
     try:
         result = harness_session.check_data()
     except BaselineError as exc:
-        pytest.fail(f"{exc}; {fix}", pytrace=False)
+        result = exc  # failed outside the except block: no "during handling of the above exception" chain
+    if isinstance(result, BaselineError):
+        pytest.fail(f"{result}; {fix}", pytrace=False)
     if result.problems:
         fail(f"the training data differs from {result.path}:", result.problems, fix)
 
@@ -54,7 +60,9 @@ def test_baseline(experiment, harness_session, update_baselines):
     try:
         result = harness_session.check_baseline(experiment.name)
     except BaselineError as exc:
-        pytest.fail(f"{exc}; {fix}", pytrace=False)
+        result = exc  # failed outside the except block: no "during handling of the above exception" chain
+    if isinstance(result, BaselineError):
+        pytest.fail(f"{result}; {fix}", pytrace=False)
     seed = harness_session.settings.seed
     seeds = f"seeds {seed} and {result.confirmation_seed}"
     if result.problems:

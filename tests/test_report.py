@@ -68,7 +68,7 @@ def run_dir(tmp_path):
     plans = artifacts.plan_comparisons(registry())
     artifacts.save_comparisons(plans, runs, tmp_path / "artifacts", SETTINGS)
     (tmp_path / "artifacts" / SETTINGS.label / "session.json").write_text(
-        json.dumps({"label": SETTINGS.label, "dataset": "surrogate", "profile": "smoke", "seed": 0, "device": "cpu"})
+        json.dumps({"label": SETTINGS.label, "dataset": "surrogate", "profile": "quick", "seed": 0, "device": "cpu"})
     )
     for name, quality in (("sgd", 0.3), ("adam", 0.3)):
         seeds = [fake_run(name, quality, seed) for seed in range(3)]
