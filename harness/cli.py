@@ -1,7 +1,8 @@
 """``python -m harness``: the main job outside pytest.
 
-``run`` trains exercises and prints the notebook's summary; a user's mistake is one
-``error:`` line and exit status 2, never a traceback.
+``run`` trains exercises, prints the notebook's summary and a verdict, and exits 0 when every
+check passed, 1 when a behaviour or baseline check failed (or a baseline is missing), 2 on a
+user's mistake (one ``error:`` line, never a traceback) and 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__.splitlines()[0])
+    prog = "python -m harness" if Path(sys.argv[0]).name == "__main__.py" else Path(sys.argv[0]).name
+    description = "The jet-tagging exercises outside pytest: train, judge, report, compare seeds and benchmarks."
+    epilog = "run exits 0 when every check passed, 1 when one failed, 2 on a usage or input error, 130 if interrupted."
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train exercises, write artifacts, print the notebook's summary")
     run.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
@@ -45,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
     run.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
+    run.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
     run.set_defaults(func=_run)
 
     report = commands.add_parser("report", help="(re)write report.html and report.md from a run's artifacts")
@@ -227,7 +232,10 @@ def _seeds_compare(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    names = sorted({p.stem for p in args.a.glob("*.json")} & {p.stem for p in args.b.glob("*.json")} - {baseline.DATA})
+    from .experiment import registry
+
+    both = {p.stem for p in args.a.glob("*.json")} & {p.stem for p in args.b.glob("*.json")} - {baseline.DATA}
+    names = [n for n in registry() if n in both] + sorted(both - set(registry()))
     if not names:
         raise BaselineError(f"{args.a} and {args.b} hold no baseline of the same exercise")
     tests = []
@@ -242,7 +250,7 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
     """Per exercise: seeds, tests, the smallest p, the largest |standardized mean difference|, what differs."""
     from .equivalence import detectable_shift
 
-    rows = [("exercise", "seeds A / B", "tests", "smallest p", "largest |SMD|", "differs (Holm)")]
+    rows = [("exercise", "seeds A / B", "tests", "smallest p", "largest SMD (abs)", "differs (Holm)")]
     for exercise in dict.fromkeys(t.exercise for t in tests):
         own = [t for t in tests if t.exercise == exercise]
         metrics = [t for t in own if t.kind == "Mann-Whitney U"]
@@ -270,9 +278,9 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
         return "\n".join([*lines, "", *notes])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join([*lines, *notes])
+    from .report import aligned
+
+    return "\n".join([*aligned(rows), *notes])
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
@@ -297,12 +305,13 @@ def _run(args: argparse.Namespace) -> int:
         _check_writable(args.json)
     dataset.load(settings.dataset)
 
-    from .session import Session
+    from .session import DEFAULT_BASELINES, Session
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(
         settings,
         artifacts_dir=args.artifacts_dir,
+        baselines_dir=args.baselines_dir or DEFAULT_BASELINES,
         experiments=experiments,
         plots=not args.no_plots,
         on_epoch=progress.epoch,
@@ -314,14 +323,66 @@ def _run(args: argparse.Namespace) -> int:
         metrics = session.metrics(experiment.name)
         print(summary(experiment.name, metrics, run.diverged_epoch), flush=True)
         results[experiment.name] = {"metrics": metrics, "history": run.history, "diverged_epoch": run.diverged_epoch}
+    for experiment in chosen:  # trains the references and any confirmation seed the checks need
+        results[experiment.name]["verdict"] = judge(session, experiment.name)
+        progress.done()
     written = session.finish()
+    print(verdict_table(settings, results))
     if args.json:
         _write_json(args.json, settings, results)
     print(f"artifacts: {session.output_dir}/")
     for path in written:
         if path.name.startswith("report."):
             print(f"report: {path}")
-    return 0
+    return FAILED if any(r["verdict"]["failed"] for r in results.values()) else 0
+
+
+#: ``run``'s exit status when a behaviour or baseline check failed (2: a usage or input error; 130: interrupted).
+FAILED = 1
+
+
+def judge(session, name: str) -> dict:
+    """Behaviour and baseline verdicts of one exercise, by the same rules as its two tests."""
+    from .errors import BaselineError
+
+    outcomes = session.behaviour(name)  # as the test does: computed on every profile, asserted where it holds
+    verdict: dict = {"behaviour": "pass" if all(o.passed for o in outcomes) else "fail", "baseline": "pass"}
+    if not session.settings.profile.behaviour:
+        verdict["behaviour"] = "not asserted"
+    verdict.update(expectations=[str(o) for o in outcomes], problems=[])
+    try:
+        result = session.check_baseline(name)
+    except BaselineError as exc:
+        fix = f"create or update it with: {session.update_command(name)}"
+        verdict.update(baseline="missing", problems=[f"{exc}; {fix}"])
+    else:
+        verdict["problems"], verdict["noise"] = result.problems, result.noise
+        verdict["confirmation_seed"] = result.confirmation_seed
+        if result.problems:
+            verdict["baseline"] = "fail"
+            verdict["problems"].append(f"if the change is intended: {session.update_command(name)}")
+        elif result.noise:
+            verdict["baseline"] = "noise"
+    verdict["failed"] = verdict["behaviour"] == "fail" or verdict["baseline"] in {"fail", "missing"}
+    return verdict
+
+
+def verdict_table(settings, results: Mapping[str, Mapping]) -> str:
+    """One row per exercise, then what failed and why: the run's verdict on the terminal."""
+    from .report import aligned
+
+    rows = [("exercise", "accuracy", "behaviour", "baseline")]
+    details = []
+    for name, result in results.items():
+        verdict = result["verdict"]
+        rows.append((name, f"{result['metrics']['accuracy']:.4f}", verdict["behaviour"], verdict["baseline"]))
+        if verdict["behaviour"] == "fail":
+            details += [f"{name} behaviour:", *(f"  {line}" for line in verdict["expectations"])]
+        if verdict["baseline"] in {"fail", "missing"}:
+            details += [f"{name} baseline:", *(f"  {line}" for line in verdict["problems"])]
+    failed = sum(r["verdict"]["failed"] for r in results.values())
+    last = f"{failed} of {len(results)} exercises FAILED" if failed else f"all {len(results)} exercises passed"
+    return "\n".join([f"== verdict: {settings.label}, seed {settings.seed}", *aligned(rows), *details, last])
 
 
 def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:
@@ -348,10 +409,13 @@ def to_json(settings, results: Mapping[str, Mapping]) -> dict:
             "history": {k: [json_number(v) for v in vs] for k, vs in result["history"].items()},
             "diverged_epoch": result["diverged_epoch"],
         }
+        if "verdict" in result:
+            experiments[name]["verdict"] = result["verdict"]
     return {
         "dataset": settings.dataset_name,
         "profile": settings.profile.name,
         "seed": settings.seed,
+        "passed": not any(r.get("verdict", {}).get("failed") for r in results.values()),
         "experiments": experiments,
     }
 

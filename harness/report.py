@@ -181,6 +181,11 @@ def terminal_table(reports: Sequence[ExerciseReport]) -> list[str]:
     for report in reports:
         accuracy = report.cells["accuracy"].observed if "accuracy" in report.cells else math.nan
         rows.append((report.experiment.name, _fmt(accuracy), report.behaviour, report.regression))
+    return aligned(rows)
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of text cells as left-aligned columns two spaces apart (the first row is the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.training
 def test_run_writes_artifacts_summary_and_json(tmp_path):
     out = harness("run", "sgd", "lr_0.1", "--profile", "smoke", "--json", "r.json", cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 1, out.stderr  # the repository has no smoke-profile baselines
+    assert "sgd       0." in out.stdout and "not asserted  missing" in out.stdout
+    assert "2 of 2 exercises FAILED" in out.stdout
     assert "== sgd\nAccuracy: " in out.stdout and "\nfc1 " in out.stdout and "\nfc4 " in out.stdout
     folder = tmp_path / "artifacts" / "surrogate-smoke"
     for name in ("sgd", "lr_0.1"):
@@ -37,6 +39,31 @@ def test_run_writes_artifacts_summary_and_json(tmp_path):
     assert set(sgd["layers"]) == {"fc1", "fc2", "fc3", "fc4"}
     assert set(sgd["layers"]["fc1"]) == {"min", "max", "mean", "std"}
     assert len(sgd["history"]["val_loss"]) == 3 and 0 <= sgd["accuracy"] <= 1
+    assert doc["passed"] is False and sgd["verdict"]["baseline"] == "missing"
+    assert "pytest --update-baselines -k sgd --profile=smoke" in sgd["verdict"]["problems"][0]
+
+
+@pytest.mark.training
+def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
+    """``run adam`` trains its reference too, judges both checks, and its exit status is the verdict."""
+    trained = harness("seeds", "train", "adam", "--seeds", "0-2", "--profile", "smoke", "--out", "b", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    run = ("run", "adam", "--profile", "smoke", "--baselines-dir", "b", "--no-plots", "--json", "r.json")
+    passed = harness(*run, cwd=tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "all 1 exercises passed" in passed.stdout and json.loads((tmp_path / "r.json").read_text())["passed"]
+    assert (tmp_path / "artifacts/surrogate-smoke/sgd/metrics.json").exists(), "the reference was trained"
+
+    path = tmp_path / "b/surrogate-smoke/adam.json"
+    doc = json.loads(path.read_text())
+    doc["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]
+    path.write_text(json.dumps(doc))
+    failed = harness(*run, cwd=tmp_path)
+    assert failed.returncode == 1
+    assert "adam baseline:" in failed.stdout and "confirmation seed: observed" in failed.stdout
+    assert "1 of 1 exercises FAILED" in failed.stdout
+    verdict = json.loads((tmp_path / "r.json").read_text())["experiments"]["adam"]["verdict"]
+    assert verdict["baseline"] == "fail" and verdict["confirmation_seed"] == 3
 
 
 @pytest.mark.parametrize(
