@@ -117,8 +117,16 @@ def _session(config: pytest.Config):
 @pytest.fixture(scope="session")
 def harness_session(request: pytest.FixtureRequest):
     """The session's training runs, each computed once, artifacts written as they finish."""
+    from harness import dataset
+    from harness.artifacts import ensure_writable
+
     try:
         session = _session(request.config)
+        # Mistakes in what is given are one line, once, before any training: a bad dataset file,
+        # a baselines folder that an update could not write after its minutes of training.
+        dataset.load(session.settings.dataset, session.settings.cache_dir)
+        if request.config.getoption("update_baselines"):
+            ensure_writable(session.baselines_dir / session.settings.label, "baselines directory", "--baselines-dir")
     except HarnessError as exc:
         pytest.exit(f"jet-harness: {exc}", returncode=4)
     request.config.stash[_SESSION] = session

@@ -34,18 +34,19 @@ RUN_PLOTS = {
 }
 
 
-def ensure_writable(root: Path) -> Path:
+def ensure_writable(root: Path, what: str = "artifacts directory", option: str = "--artifacts-dir") -> Path:
     """Create ``root`` or fail at once with one line, before any training time is spent."""
     root = Path(root)
+    blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{what} {root} cannot be created: {blocker} is a file; pass another {option}")
     try:
         root.mkdir(parents=True, exist_ok=True)
         # A probe of its own: pytest-xdist workers check the same folder at the same moment.
         with tempfile.TemporaryFile(dir=root):
             pass
     except OSError as exc:
-        raise ConfigError(
-            f"artifacts directory {root} is not writable ({exc.strerror}); pass --artifacts-dir"
-        ) from None
+        raise ConfigError(f"{what} {root} is not writable ({exc.strerror}); pass another {option}") from None
     return root
 
 

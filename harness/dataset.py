@@ -135,6 +135,8 @@ def _download_openml(cache_dir: Path, parsed: Path) -> Dataset:
 def load_file(path: Path, name: str | None = None) -> Dataset:
     """Load and validate a local CSV, Parquet or NPZ file."""
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"{path}: a folder, not a dataset file; use {SOURCES}")
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file; use {SOURCES}")
     suffix = path.suffix.lower()
@@ -148,12 +150,23 @@ def load_file(path: Path, name: str | None = None) -> Dataset:
                 return validate(npz["X"], npz["y"], source=str(path), name=name)
         import pandas as pd
 
-        frame = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+        frame = pd.read_parquet(path) if suffix == ".parquet" else _read_csv(pd, path)
     except DatasetError:
         raise
     except Exception as exc:  # every parser's own error type: report it as ours
         raise DatasetError(f"{path}: cannot read {suffix[1:]} file: {_reason(exc)}") from None
     return _from_frame(frame, source=str(path), name=name)
+
+
+def _read_csv(pd, path: Path):
+    """Comma-separated as written by pandas; a file of one column that is really ``;``- or tab-separated is re-read."""
+    frame = pd.read_csv(path)
+    if len(frame.columns) == 1:
+        header = str(frame.columns[0])
+        for sep in (";", "\t", "|"):
+            if TARGET in header.split(sep):
+                return pd.read_csv(path, sep=sep)
+    return frame
 
 
 def _from_frame(frame, source: str, name: str) -> Dataset:
@@ -177,7 +190,7 @@ def validate(X: object, y: object, source: str, name: str = "data") -> Dataset:
         with np.errstate(over="ignore"):  # beyond float32's range becomes inf, reported just below
             X = X.astype(np.float32)
     except (TypeError, ValueError):
-        raise DatasetError(f"{source}: features are not numeric (dtype {X.dtype})") from None
+        raise DatasetError(f"{source}: {_not_numeric(X)}") from None
     bad = ~np.isfinite(X)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -186,9 +199,25 @@ def validate(X: object, y: object, source: str, name: str = "data") -> Dataset:
             f"first in row {row}, column {FEATURES[col]}"
         )
     y = _labels(y, source)
-    if len(np.unique(y)) < 2:
-        raise DatasetError(f"{source}: only class {str(y[0])!r} present; at least two classes are needed to train")
+    present = [c for c in CLASSES if c in set(np.unique(y))]
+    if len(present) < len(CLASSES):
+        absent = ", ".join(c for c in CLASSES if c not in present)
+        raise DatasetError(
+            f"{source}: only class(es) {', '.join(present)} present, no {absent}; "
+            f"the exercises' 5-way classifier needs jets of all of {', '.join(CLASSES)}"
+        )
     return Dataset(name, X, y)
+
+
+def _not_numeric(X: np.ndarray) -> str:
+    """Which column is not numeric, and a value from it."""
+    for col, feature in enumerate(FEATURES):
+        for row, value in enumerate(X[:, col]):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return f"feature {feature} is not numeric (row {row}: {str(value)[:40]!r})"
+    return f"features are not numeric (dtype {X.dtype})"
 
 
 def _labels(y: np.ndarray, source: str) -> np.ndarray:

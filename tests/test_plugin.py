@@ -121,6 +121,22 @@ def test_unwritable_artifacts_dir_stops_before_training(project):
     result.stdout.fnmatch_lines(["*jet-harness: artifacts directory /proc/forbidden is not writable*"])
 
 
+def test_a_bad_dataset_file_is_one_line_once(project):
+    bad = project.path / "jets.csv"
+    bad.write_text("j_mass_mmdt,class\n1,q\n")
+    result = run(project, "-k", "sgd", f"--dataset={bad}")
+    assert result.ret == 4
+    assert result.stdout.str().count("missing column(s)") == 1 and "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines([f"*jet-harness: {bad}: missing column(s) j_zlogz, *"])
+
+
+def test_an_unwritable_baselines_dir_stops_an_update_before_training(project):
+    result = run(project, "--update-baselines", "--baselines-dir=/proc/forbidden")
+    assert result.ret == 4
+    result.stdout.fnmatch_lines(["*jet-harness: baselines directory /proc/forbidden/surrogate-smoke is not writable*"])
+    assert "epoch" not in result.stdout.str()
+
+
 def test_orphaned_baseline_fails_with_its_path(project):
     project.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
     orphan = project.path / "baselines" / "surrogate-smoke" / "dropout.json"
