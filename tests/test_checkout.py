@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -38,3 +40,40 @@ def test_pytest_imports_this_checkouts_code_not_an_installed_copy(tmp_path):
     )
     assert "the other checkout" not in done.stdout + done.stderr
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_adding_an_exercise_as_the_readme_shows_keeps_the_harness_tests_green(tmp_path):
+    """The README's ``adam_fast`` example, pasted into a copy of the project: its own tests still pass."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("Adding an exercise is a few lines")
+    snippet = readme[
+        readme.index("```python\n", start) + 10 : readme.index("```", readme.index("```python\n", start) + 10)
+    ]
+    copy = tmp_path / "project"
+    for name in ("harness", "experiments", "tests", "baselines"):
+        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in ("conftest.py", "pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, copy / name)
+    exercises = copy / "experiments" / "exercises.py"
+    exercises.write_text(exercises.read_text() + f"\nEXERCISES = (*EXERCISES, {snippet.strip()})\n")
+    selection = "registered or (k_selects and adam) or orphaned"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_experiment.py",
+            "tests/test_exercises.py",
+            "-k",
+            selection,
+        ],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "3 passed" in done.stdout
