@@ -85,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
         "--into", type=Path, required=True, metavar="DIR", help="baselines root to write, e.g. baselines"
     )
     merge.set_defaults(func=_seeds_merge)
+    study = seeds_commands.add_parser(
+        "study", help="does each exercise's behaviour hold over many seeds? (trained side by side with its references)"
+    )
+    study.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
+    study.add_argument("--seeds", type=seed_list, default=seed_list("0-39"), help="e.g. 60-100 (default 0-39)")
+    study.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
+    study.add_argument(
+        "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
+    )
+    study.set_defaults(func=_seeds_study)
     same = seeds_commands.add_parser(
         "compare", help="two-sample tests: did two baseline folders' seeds train the same distribution?"
     )
@@ -180,6 +190,72 @@ def describe(stored) -> str:
         text += f", accuracy median {acc[len(acc) // 2]:.3f} [{acc[0]:.3f}, {acc[-1]:.3f}]"
     diverged = sum(1 for v in stored.metrics["loss"].values if not math.isfinite(v))
     return f"{text}, {diverged} diverged" if diverged else text
+
+
+def _seeds_study(args: argparse.Namespace) -> int:
+    """Exit 0 when every expectation held for every seed, 1 otherwise."""
+    from . import dataset
+    from .experiment import Settings, profile, registry, select
+
+    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0])
+    experiments = registry()
+    chosen = select(experiments, args.exercises or experiments)
+    dataset.load(settings.dataset)
+
+    from .checks import check_behaviour
+    from .metrics import compute
+    from .report import aligned
+    from .session import Session
+
+    session = Session(
+        settings, artifacts_dir=None, experiments=experiments, on_epoch=Progress(sys.stderr, interval=10.0).epoch
+    )
+    needed = list(dict.fromkeys(n for e in chosen for n in (*e.references, e.name)))
+    metrics = {name: {run.seed: compute(run) for run in session.runs.many(name, args.seeds)} for name in needed}
+    rows = [("exercise", "expectation", "held", "measured over the seeds")]
+    failed = 0
+    for experiment in chosen:
+        own = metrics[experiment.name]
+        per_seed = {
+            s: check_behaviour(experiment, own[s], {r: metrics[r][s] for r in experiment.references})
+            for s in args.seeds
+        }
+        for i, expectation in enumerate(experiment.expect):
+            held = sum(per_seed[s][i].passed for s in args.seeds)
+            failed += held < len(args.seeds)
+            ref = expectation.reference
+            effects = [_effect(expectation, own[s], metrics[ref][s] if ref else None) for s in args.seeds]
+            shown = sorted(e for e in effects if not math.isnan(e))
+            span = f"{shown[0]:.4g} – {shown[-1]:.4g}" if shown else "no number"
+            if len(shown) < len(effects):
+                span += f" ({len(effects) - len(shown)} seeds without a number)"
+            rows.append(
+                (experiment.name, str(expectation), f"{held}/{len(args.seeds)}", f"{_effect_name(expectation)} {span}")
+            )
+    print(f"== seed study: {settings.label}, seeds {args.seeds[0]}-{args.seeds[-1]} ({len(args.seeds)}), side by side")
+    print("\n".join(aligned(rows)))
+    return 1 if failed else 0
+
+
+def _effect(expectation, metrics: Mapping[str, float], reference: Mapping[str, float] | None) -> float:
+    """What the expectation measures: the metric, its difference from the reference's, or their ratio."""
+    observed = metrics[expectation.metric]
+    if reference is None:
+        return observed
+    base = reference[expectation.metric]
+    if expectation.times == 1:
+        return observed - base
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(observed) / np.float64(base))
+
+
+def _effect_name(expectation) -> str:
+    if expectation.reference is None:
+        return expectation.metric
+    sign = "/" if expectation.times != 1 else "−"
+    return f"{expectation.metric} {sign} {expectation.reference}'s"
 
 
 def _seeds_merge(args: argparse.Namespace) -> int:

@@ -151,3 +151,16 @@ def test_seed_command_mistakes_are_one_line(tmp_path, args, message):
     done = harness(*args, cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr
     assert len([line for line in done.stderr.splitlines() if "error" in line]) == 1
+
+
+@pytest.mark.training
+def test_a_seed_study_trains_the_references_side_by_side_and_counts_who_held(tmp_path):
+    done = harness("seeds", "study", "l1", "lr_0.1", "--seeds", "0-2", "--profile", "smoke", cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stderr  # smoke: the behaviour need not hold
+    lines = done.stdout.splitlines()
+    assert lines[0] == "== seed study: surrogate-smoke, seeds 0-2 (3), side by side"
+    assert lines[1].split() == ["exercise", "expectation", "held", "measured", "over", "the", "seeds"]
+    rows = [line.split("  ")[0] for line in lines[2:]]
+    assert rows == ["l1", "l1", "lr_0.1", "lr_0.1"]
+    assert "fc1.std < 0.5 × sgd" in lines[2] and "/3" in lines[2] and "fc1.std / sgd's" in lines[2]
+    assert "accuracy − sgd's" in lines[5]
