@@ -299,6 +299,8 @@ def merge(parts: Sequence[tuple[Path, Baseline]]) -> Baseline:
                 raise BaselineError(f"{clash}: {what} {getattr(part, what)!r} vs {getattr(first, what)!r}")
         if set(part.metrics) != set(first.metrics):
             raise BaselineError(f"{clash}: they pin different metrics")
+        if set(part.curves) != set(first.curves):
+            raise BaselineError(f"{clash}: they keep different loss curves")
         if moved := differences(part.environment, first.environment):
             raise BaselineError(f"{clash}: trained in another environment ({'; '.join(moved)})")
         if shared := sorted(set(part.seeds) & set(owner)):
@@ -317,9 +319,7 @@ def merge(parts: Sequence[tuple[Path, Baseline]]) -> Baseline:
         name: Reference(tuple(per_seed[s][name] for s in seeds), reference.log_scale)
         for name, reference in first.metrics.items()
     }
-    merged_curves = {
-        name: tuple(by_seed[s] for s in seeds) for name, by_seed in curves.items() if len(by_seed) == len(seeds)
-    }
+    merged_curves = {name: tuple(by_seed[s] for s in seeds) for name, by_seed in curves.items()}
     return Baseline(first.experiment, first.label, seeds, metrics, first.environment, merged_curves, first.trainer)
 
 
@@ -349,11 +349,19 @@ def _parse(raw: object) -> Baseline:
             raise ValueError(f"metric {name!r} has no values")
         metrics[str(name)] = Reference(values, uses_log_scale(str(name)))
     seeds = tuple(int(s) for s in raw["seeds"])
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("a seed is listed twice")
+    for name, reference in metrics.items():
+        if len(reference.values) != len(seeds):
+            raise ValueError(f"metric {name!r} has {len(reference.values)} values for {len(seeds)} seeds")
     environment = {str(k): str(v) for k, v in dict(raw.get("environment", {})).items()}
     curves = {
         str(name): tuple(tuple(_fromjson_number(v) for v in run) for run in runs)
         for name, runs in dict(raw.get("curves", {})).items()
     }
+    for name, runs in curves.items():
+        if runs and len(runs) != len(seeds):
+            raise ValueError(f"curve {name!r} has {len(runs)} runs for {len(seeds)} seeds")
     trainer = raw.get("trainer", MODEL_FIT if raw["experiment"] != DATA else None)
     trainer = None if trainer is None else str(trainer)
     return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves, trainer)

@@ -136,9 +136,12 @@ def seed_list(text: str) -> list[int]:
     try:
         for part in text.split(","):
             low, dash, high = part.strip().partition("-")
-            if dash and int(high) < int(low):
+            low, high = int(low), int(high) if dash else int(low)
+            if high < low:
                 raise argparse.ArgumentTypeError(f"{part.strip()!r} is an empty range: write LOW-HIGH")
-            seeds += range(int(low), int(high) + 1) if dash else [int(low)]
+            if low < 0 or high >= 2**32 or high - low >= 100_000:
+                raise argparse.ArgumentTypeError(f"{part.strip()!r}: seeds run from 0 to 2**32 - 1, 100,000 at most")
+            seeds += range(low, high + 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed list such as 0-39 or 0-19,40") from None
     if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= s < 2**32 for s in seeds):
@@ -156,18 +159,15 @@ def _seeds_train(args: argparse.Namespace) -> int:
     chosen = select(experiments, args.exercises or experiments)
     if args.chunk is not None and args.chunk < 1:
         raise HarnessError(f"--chunk must be at least 1, got {args.chunk}")
-    ensure_writable(args.out / settings.label)
+    ensure_writable(args.out / settings.label, "output directory", "--out")
     dataset.load(settings.dataset)
 
     from .session import Session
     from .side_by_side import DEFAULT_CHUNK
 
+    progress = Progress(sys.stderr, interval=10.0)
     session = Session(
-        settings,
-        artifacts_dir=None,
-        baselines_dir=args.out,
-        experiments=experiments,
-        on_epoch=Progress(sys.stderr, interval=10.0).epoch,
+        settings, artifacts_dir=None, baselines_dir=args.out, experiments=experiments, on_epoch=progress.epoch
     )
     session.runs.chunk = args.chunk or DEFAULT_CHUNK
     print(f"wrote {session.update_data().path}")
@@ -176,6 +176,7 @@ def _seeds_train(args: argparse.Namespace) -> int:
         stored = session.train_baseline(experiment.name, args.seeds)
         path = session.baseline_path(experiment.name)
         baseline.write(path, stored)
+        progress.done()
         print(f"wrote {path}: {describe(stored)}, {time.perf_counter() - start:.0f} s", flush=True)
     return 0
 
@@ -207,9 +208,8 @@ def _seeds_study(args: argparse.Namespace) -> int:
     from .report import aligned
     from .session import Session
 
-    session = Session(
-        settings, artifacts_dir=None, experiments=experiments, on_epoch=Progress(sys.stderr, interval=10.0).epoch
-    )
+    progress = Progress(sys.stderr, interval=10.0)
+    session = Session(settings, artifacts_dir=None, experiments=experiments, on_epoch=progress.epoch)
     needed = list(dict.fromkeys(n for e in chosen for n in (*e.references, e.name)))
     metrics = {name: {run.seed: compute(run) for run in session.runs.many(name, args.seeds)} for name in needed}
     rows = [("exercise", "expectation", "held", "measured over the seeds")]
@@ -232,7 +232,13 @@ def _seeds_study(args: argparse.Namespace) -> int:
             rows.append(
                 (experiment.name, str(expectation), f"{held}/{len(args.seeds)}", f"{_effect_name(expectation)} {span}")
             )
-    print(f"== seed study: {settings.label}, seeds {args.seeds[0]}-{args.seeds[-1]} ({len(args.seeds)}), side by side")
+    progress.done()
+    seeds = (
+        f"{args.seeds[0]}-{args.seeds[-1]}"
+        if args.seeds == list(range(args.seeds[0], args.seeds[-1] + 1))
+        else "listed"
+    )
+    print(f"== seed study: {settings.label}, seeds {seeds} ({len(args.seeds)}), side by side")
     print("\n".join(aligned(rows)))
     return 1 if failed else 0
 
@@ -275,6 +281,8 @@ def _seeds_merge(args: argparse.Namespace) -> int:
         if set(files[shard]) != set(files[first]):
             odd = sorted(map(str, set(files[shard]) ^ set(files[first])))
             raise BaselineError(f"cannot merge {shard} with {first}: they hold different exercises ({', '.join(odd)})")
+    from .artifacts import ensure_writable
+
     merged = {}
     for relative in files[first]:
         parts = [(files[shard][relative], baseline.load(files[shard][relative])) for shard in args.shards]
@@ -282,6 +290,8 @@ def _seeds_merge(args: argparse.Namespace) -> int:
             merged[relative] = _same_data(parts)
         else:
             merged[relative] = baseline.merge(parts)
+    for label in {relative.parent for relative in merged}:
+        ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
         baseline.write(args.into / relative, stored)
         print(f"wrote {args.into / relative}: {describe(stored) if relative.stem != baseline.DATA else 'data moments'}")
@@ -310,16 +320,31 @@ def _seeds_compare(args: argparse.Namespace) -> int:
         raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
     from .experiment import registry
 
-    both = {p.stem for p in args.a.glob("*.json")} & {p.stem for p in args.b.glob("*.json")} - {baseline.DATA}
+    a, b = _label_folder(args.a), _label_folder(args.b)
+    both = {p.stem for p in a.glob("*.json")} & {p.stem for p in b.glob("*.json")} - {baseline.DATA}
     names = [n for n in registry() if n in both] + sorted(both - set(registry()))
     if not names:
         raise BaselineError(f"{args.a} and {args.b} hold no baseline of the same exercise")
     tests = []
     for name in names:
-        tests += equivalence.compare(baseline.load(args.a / f"{name}.json"), baseline.load(args.b / f"{name}.json"))
+        first, second = baseline.load(a / f"{name}.json"), baseline.load(b / f"{name}.json")
+        if first.label != second.label:
+            raise BaselineError(f"{name}: {first.label} and {second.label} are other datasets or profiles")
+        tests += equivalence.compare(first, second)
     tests = equivalence.holm(tests, args.alpha)
     print(render_equivalence(tests, args.alpha, markdown=args.markdown))
     return 1 if any(t.rejected for t in tests) else 0
+
+
+def _label_folder(folder: Path) -> Path:
+    """A ``<dataset>-<profile>`` folder as given, or the one such folder inside a baselines root or shard."""
+    if any(folder.glob("*.json")):
+        return folder
+    inside = sorted({p.parent for p in folder.glob("*/*.json")})
+    if len(inside) > 1:
+        names = ", ".join(p.name for p in inside)
+        raise HarnessError(f"{folder} holds several baseline sets ({names}): name one, e.g. {inside[0]}")
+    return inside[0] if inside else folder
 
 
 def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
@@ -332,7 +357,7 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
         metrics = [t for t in own if t.kind == "Mann-Whitney U"]
         smallest = min(own, key=lambda t: t.p)
         smd = max((abs(t.smd) for t in metrics if math.isfinite(t.smd)), default=math.nan)
-        sizes = own[0].n
+        sizes = next(t.n for t in own if t.kind == "Fisher exact")  # every seed, diverged or not
         differs = ", ".join(t.quantity for t in own if t.rejected) or "nothing"
         rows.append(
             (
@@ -344,7 +369,7 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
                 differs,
             )
         )
-    n_a, n_b = tests[0].n
+    n_a, n_b = next(t.n for t in tests if t.kind == "Fisher exact")
     shift = detectable_shift(n_a, n_b, alpha / len(tests)), detectable_shift(n_a, n_b, alpha)
     notes = [
         f"{len(tests)} tests, family-wise level {alpha:g} (Holm). With {n_a} vs {n_b} seeds a single metric's shift",
@@ -402,15 +427,16 @@ def _run(args: argparse.Namespace) -> int:
     for experiment in chosen:  # trains the references and any confirmation seed the checks need
         results[experiment.name]["verdict"] = judge(session, experiment.name)
         progress.done()
+    data = judge_data(session)
     written = session.finish()
-    print(verdict_table(settings, results))
+    print(verdict_table(settings, results, data))
     if args.json:
-        _write_json(args.json, settings, results)
+        _write_json(args.json, settings, results, data)
     print(f"artifacts: {session.output_dir}/")
     for path in written:
         if path.name.startswith("report."):
             print(f"report: {path}")
-    return FAILED if any(r["verdict"]["failed"] for r in results.values()) else 0
+    return FAILED if data["failed"] or any(r["verdict"]["failed"] for r in results.values()) else 0
 
 
 #: ``run``'s exit status when a behaviour or baseline check failed (2: a usage or input error; 130: interrupted).
@@ -443,7 +469,23 @@ def judge(session, name: str) -> dict:
     return verdict
 
 
-def verdict_table(settings, results: Mapping[str, Mapping]) -> str:
+def judge_data(session) -> dict:
+    """``test_data_unchanged``'s verdict: the training data against ``_data.json``."""
+    from .errors import BaselineError
+
+    try:
+        result = session.check_data()
+    except BaselineError as exc:
+        fix = f"create or update it with: {session.update_command('test_data_unchanged')}"
+        return {"verdict": "missing", "problems": [f"{exc}; {fix}"], "failed": True}
+    return {
+        "verdict": "fail" if result.problems else "pass",
+        "problems": result.problems,
+        "failed": bool(result.problems),
+    }
+
+
+def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> str:
     """One row per exercise, then what failed and why: the run's verdict on the terminal."""
     from .report import aligned
 
@@ -458,6 +500,9 @@ def verdict_table(settings, results: Mapping[str, Mapping]) -> str:
             details += [f"{name} baseline:", *(f"  {line}" for line in verdict["problems"])]
     failed = sum(r["verdict"]["failed"] for r in results.values())
     last = f"{failed} of {len(results)} exercises FAILED" if failed else f"all {len(results)} exercises passed"
+    if data is not None:
+        details += [f"training data (_data.json): {data['verdict']}", *(f"  {line}" for line in data["problems"])]
+        last += "; the training data differs from the baselines'" if data["failed"] else ""
     return "\n".join([f"== verdict: {settings.label}, seed {settings.seed}", *aligned(rows), *details, last])
 
 
@@ -471,7 +516,7 @@ def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None 
     return "\n".join(lines)
 
 
-def to_json(settings, results: Mapping[str, Mapping]) -> dict:
+def to_json(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> dict:
     """The ``--json`` document: settings, then per exercise accuracy, layer stats and history."""
     experiments = {}
     for name, result in results.items():
@@ -491,13 +536,15 @@ def to_json(settings, results: Mapping[str, Mapping]) -> dict:
         "dataset": settings.dataset_name,
         "profile": settings.profile.name,
         "seed": settings.seed,
-        "passed": not any(r.get("verdict", {}).get("failed") for r in results.values()),
+        "passed": not any(r.get("verdict", {}).get("failed") for r in results.values())
+        and not (data or {}).get("failed"),
+        "data": data,
         "experiments": experiments,
     }
 
 
-def _write_json(path: Path, settings, results: Mapping[str, Mapping]) -> None:
-    write_text(path, json.dumps(to_json(settings, results), indent=2) + "\n")
+def _write_json(path: Path, settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> None:
+    write_text(path, json.dumps(to_json(settings, results, data), indent=2) + "\n")
     print(f"results: {path}")
 
 

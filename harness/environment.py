@@ -2,7 +2,8 @@
 
 Recorded in every baseline, shard and session file. :data:`EXACT_KEYS` names the entries
 that can change the numbers a seed trains to (the backend and its version, Keras, NumPy,
-the instruction set its kernels were chosen for, oneDNN, the thread count); seeds trained
+scikit-learn's split and scaler, the instruction set its kernels were chosen for, oneDNN, the
+thread count and thread settings); seeds trained
 where these differ are not merged into one baseline. The CPU's model name is recorded but
 not compared: the same packages on an AMD EPYC and an Intel Xeon gave the same bits.
 """
@@ -16,7 +17,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXACT_KEYS: tuple[str, ...] = ("python", "backend", "backend_version", "keras", "numpy", "isa", "onednn", "threads")
+EXACT_KEYS: tuple[str, ...] = (
+    "python",
+    "backend",
+    "backend_version",
+    "keras",
+    "numpy",
+    "scikit-learn",
+    "isa",
+    "onednn",
+    "threads",
+    "thread_env",
+)
 
 
 def fingerprint() -> dict[str, str]:
@@ -34,6 +46,8 @@ def fingerprint() -> dict[str, str]:
     env["cpu"], env["isa"] = _cpu()
     env["onednn"] = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default") if backend == "tensorflow" else "n/a"
     env["threads"] = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+    env["thread_env"] = " ".join(f"{n}={os.environ[n]}" for n in names if n in os.environ) or "unset"
     env["commit"] = commit()
     return env
 

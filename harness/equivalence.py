@@ -34,7 +34,8 @@ MWU_EFFICIENCY = 3 / math.pi
 
 @dataclass(frozen=True)
 class Test:
-    """One two-sample test: what, the sample sizes, its p-value and the standardized mean difference."""
+    """One two-sample test: what, the sample sizes (finite values), its p-value and its effect: the standardized
+    mean difference for a metric, the largest per-epoch |t| for a curve."""
 
     exercise: str
     quantity: str
@@ -96,8 +97,8 @@ def _metric(exercise: str, name: str, a: Sequence[float], b: Sequence[float]) ->
 
     x, y = _finite(a), _finite(b)
     n = (len(x), len(y))
-    if not len(x) or not len(y):
-        return Test(exercise, name, "no finite values", n, 1.0 if len(x) == len(y) else 0.0)
+    if min(n) < 2:  # too few numbers to test; how many seeds diverged is the Fisher test's
+        return Test(exercise, name, "fewer than 2 finite values a side", n, 1.0)
     if np.ptp(np.concatenate([x, y])) == 0:
         return Test(exercise, name, "the same for every seed", n, 1.0, 0.0)
     if np.ptp(x) == 0 and np.ptp(y) == 0:

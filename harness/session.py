@@ -123,10 +123,13 @@ class Session:
 
     def train_baseline(self, name: str, seeds: Sequence[int]) -> baseline.Baseline:
         """A baseline of ``name`` from ``seeds`` trained side by side: a whole baseline, or one shard of it."""
+        from .side_by_side import trainer
+
         runs = self.runs.many(name, seeds)
         per_seed = {run.seed: compute(run) for run in runs}
         histories = {run.seed: run.history for run in runs}
-        return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=baseline.SIDE_BY_SIDE)
+        used = trainer(self.experiments[name].variant)
+        return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=used)
 
     def update_command(self, name: str) -> str:
         """The command that (re)creates ``name``'s baseline for this session's options, ready to paste.

@@ -16,8 +16,9 @@ loss is not finite stops there (its history and weights are those of that epoch'
 
 It is a different random stream from ``model.fit``'s: member ``seed`` is not the lone run of
 ``seed``, but a draw from the same distribution (README, "Seeds side by side", measures that
-over 40 seeds per exercise). Only the TensorFlow backend is stacked; elsewhere
-:func:`train_seeds` trains one seed at a time through :func:`harness.training.train`.
+over 40 seeds per exercise). Only the TensorFlow backend, and only optimizers that update each
+weight from its own gradient (:data:`ELEMENTWISE`), are stacked; elsewhere :func:`train_seeds`
+trains one seed at a time through :func:`harness.training.train`.
 """
 
 from __future__ import annotations
@@ -53,11 +54,23 @@ class Draws:
     orders: Orders
 
 
-def stackable() -> bool:
-    """Whether this backend trains side by side (else :func:`train_seeds` goes one seed at a time)."""
+#: Keras optimizers whose update of a weight reads that weight's gradient and state alone, so a stacked
+#: ``(K, in, out)`` variable updates each member exactly as it would alone. Others are not stacked: LAMB's
+#: trust ratio and Adafactor's factored second moment take norms over the whole variable, and Muon treats
+#: a 3-D variable differently from a 2-D one.
+ELEMENTWISE = frozenset({"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion"})
+
+
+def stackable(variant: Variant) -> bool:
+    """Whether ``variant`` trains side by side here (else :func:`train_seeds` trains one ``model.fit`` per seed)."""
     import keras
 
-    return keras.backend.backend() == "tensorflow"
+    return keras.backend.backend() == "tensorflow" and variant.optimizer.lower() in ELEMENTWISE
+
+
+def trainer(variant: Variant) -> str:
+    """How :func:`train_seeds` trains ``variant`` here, as baselines record it: side by side or ``model.fit``."""
+    return "side-by-side" if stackable(variant) else "model.fit"
 
 
 def widths(n_features: int, n_classes: int) -> list[tuple[int, int]]:
@@ -89,10 +102,10 @@ def train_seeds(
     chunk: int = DEFAULT_CHUNK,
 ) -> list[TrainingRun]:
     """Train ``experiment`` once per seed: side by side in stacks of ``chunk``, or alone where the backend cannot."""
-    if not stackable():
-        return [train(experiment, split, profile, seed, on_epoch) for seed in seeds]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    if not stackable(experiment.variant):
+        return [train(experiment, split, profile, seed, on_epoch) for seed in seeds]
     runs: list[TrainingRun] = []
     for start in range(0, len(seeds), chunk):
         group = list(seeds[start : start + chunk])

@@ -52,14 +52,20 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     passed = harness(*run, cwd=tmp_path)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "all 1 exercises passed" in passed.stdout and json.loads((tmp_path / "r.json").read_text())["passed"]
+    assert "training data (_data.json): pass" in passed.stdout
     assert (tmp_path / "artifacts/surrogate-smoke/sgd/metrics.json").exists(), "the reference was trained"
 
     path = tmp_path / "b/surrogate-smoke/adam.json"
     doc = json.loads(path.read_text())
     doc["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]
     path.write_text(json.dumps(doc))
+    data = tmp_path / "b/surrogate-smoke/_data.json"
+    moments = json.loads(data.read_text())
+    moments["metrics"]["mean(j_mass_mmdt)"]["values"][0] *= 2  # as if the jets' masses had changed
+    data.write_text(json.dumps(moments))
     failed = harness(*run, cwd=tmp_path)
     assert failed.returncode == 1
+    assert "training data (_data.json): fail" in failed.stdout and "mean(j_mass_mmdt)" in failed.stdout
     assert "adam baseline:" in failed.stdout and "confirmation seed: observed" in failed.stdout
     assert "1 of 1 exercises FAILED" in failed.stdout
     verdict = json.loads((tmp_path / "r.json").read_text())["experiments"]["adam"]["verdict"]

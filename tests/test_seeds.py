@@ -114,10 +114,10 @@ def test_a_different_commit_is_no_reason_to_refuse():
 
 @pytest.mark.training
 def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tmp_path):
-    for seeds, out in (("0-1", "a"), ("2,3", "b")):
+    for seeds, out, count in (("0-1", "a", 2), ("2,3", "b", 2), ("0-3", "whole", 4)):
         done = harness("seeds", "train", "sgd", "--seeds", seeds, "--profile", "smoke", "--out", out, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert f"{out}/surrogate-smoke/sgd.json: 2 seeds" in done.stdout
+        assert f"{out}/surrogate-smoke/sgd.json: {count} seeds" in done.stdout
     merged = harness("seeds", "merge", "a", "b", "--into", "base", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
     doc = json.loads((tmp_path / "base/surrogate-smoke/sgd.json").read_text())
@@ -126,14 +126,21 @@ def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tm
     for metric, entry in doc["metrics"].items():
         assert entry["values"] == shards[0]["metrics"][metric]["values"] + shards[1]["metrics"][metric]["values"]
     assert (tmp_path / "base/surrogate-smoke/_data.json").exists()
+    whole = json.loads((tmp_path / "whole/surrogate-smoke/sgd.json").read_text())
+    assert {k: v for k, v in doc.items() if k != "environment"} == {
+        k: v for k, v in whole.items() if k != "environment"
+    }
 
     again = harness("seeds", "merge", "a", "a", "--into", "base", cwd=tmp_path)
     shard = "a/surrogate-smoke/sgd.json"
     assert again.returncode == 2 and again.stderr.strip().splitlines() == [
         f"error: cannot merge {shard} into {shard}: both hold seed 0 (2 seeds overlap)"
     ]
-    same = harness("seeds", "compare", "a/surrogate-smoke", "b/surrogate-smoke", cwd=tmp_path)
+    same = harness("seeds", "compare", "a", "b", cwd=tmp_path)  # shard roots or their <dataset>-<profile> folders
     assert same.returncode in (0, 1) and "sgd" in same.stdout and "family-wise level 0.05" in same.stdout
+    (tmp_path / "afile").write_text("")
+    blocked = harness("seeds", "merge", "a", "b", "--into", "afile", cwd=tmp_path)
+    assert blocked.returncode == 2 and "baselines directory afile/surrogate-smoke cannot be created" in blocked.stderr
 
 
 @pytest.mark.parametrize(
@@ -164,3 +171,39 @@ def test_a_seed_study_trains_the_references_side_by_side_and_counts_who_held(tmp
     assert rows == ["l1", "l1", "lr_0.1", "lr_0.1"]
     assert "fc1.std < 0.5 × sgd" in lines[2] and "/3" in lines[2] and "fc1.std / sgd's" in lines[2]
     assert "accuracy − sgd's" in lines[5]
+
+
+def test_shards_with_different_curves_or_a_short_curve_are_refused(tmp_path):
+    rng = np.random.default_rng(6)
+    a, b = sample([0, 1], rng), sample([2, 3], rng)
+    no_curves = dataclasses.replace(b, curves={"loss": b.curves["loss"]})
+    with pytest.raises(BaselineError, match="they keep different loss curves"):
+        baseline.merge([(Path("a"), a), (Path("b"), no_curves)])
+    path = tmp_path / "short.json"
+    doc = b.to_json()
+    doc["curves"]["loss"] = doc["curves"]["loss"][:1]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match="curve 'loss' has 1 runs for 2 seeds"):
+        baseline.load(path)
+    doc = b.to_json()
+    doc["seeds"] = [2, 2]
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BaselineError, match="a seed is listed twice"):
+        baseline.load(path)
+
+
+def test_one_finite_value_a_side_is_too_few_to_test_not_a_difference():
+    tests = equivalence.compare(
+        sample([0, 1, 2], np.random.default_rng(7), diverged=2), sample([0, 1, 2], np.random.default_rng(8), diverged=2)
+    )
+    accuracy = next(t for t in tests if t.quantity == "accuracy")
+    assert (accuracy.kind, accuracy.p) == ("fewer than 2 finite values a side", 1.0)
+
+
+def test_only_elementwise_optimizers_are_stacked():
+    from harness.experiment import Variant
+    from harness.side_by_side import stackable, trainer
+
+    assert stackable(Variant(optimizer="adam")) and trainer(Variant()) == baseline.SIDE_BY_SIDE
+    for name in ("lamb", "adafactor", "muon"):
+        assert not stackable(Variant(optimizer=name)) and trainer(Variant(optimizer=name)) == baseline.MODEL_FIT
