@@ -21,6 +21,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os
 
 _SESSION = pytest.StashKey()
 _STORE = pytest.StashKey()
+_RUN_ID = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,16 +55,33 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("baseline_seeds") < 2:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
     worker = getattr(config, "workerinput", None)
-    if worker is not None:  # a pytest-xdist worker: use the controller's shared run store
+    if worker is not None:  # a pytest-xdist worker: use the controller's shared run store and run id
         config.stash[_STORE] = Path(worker["jet_harness_store"])
-    elif config.getoption("numprocesses", None):  # the pytest-xdist controller
+        config.stash[_RUN_ID] = worker["jet_harness_run_id"]
+        return
+    if config.getoption("numprocesses", None):  # the pytest-xdist controller
         config.stash[_STORE] = Path(tempfile.mkdtemp(prefix="jet-harness-runs-"))
+    config.stash[_RUN_ID] = _run_id(config)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node) -> None:
     """pytest-xdist: hand every worker the folder where runs are shared, so each trains once."""
     node.workerinput["jet_harness_store"] = str(node.config.stash[_STORE])
+    node.workerinput["jet_harness_run_id"] = node.config.stash[_RUN_ID]
+
+
+def _run_id(config: pytest.Config) -> str | None:
+    """One id for this pytest invocation (all its workers): the folder its artifacts and report own."""
+    from harness.artifacts import new_run_id
+    from harness.experiment import Settings, profile
+
+    opt = config.getoption
+    try:
+        settings = Settings(dataset=opt("dataset"), profile=profile(opt("profile")), seed=opt("seed"))
+    except HarnessError:
+        return None  # the session fixture reports the mistake in one line
+    return new_run_id(Path(opt("artifacts_dir")), settings)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -110,6 +128,7 @@ def _session(config: pytest.Config):
         artifacts_dir=Path(opt("artifacts_dir")),
         baselines_dir=baselines,
         store=config.stash.get(_STORE, None),
+        run_id=config.stash.get(_RUN_ID, None),
         on_epoch=None if hasattr(config, "workerinput") else Progress(_Terminal(config), interval=30.0).epoch,
     )
 
@@ -166,6 +185,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for line in session.verdicts():
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
+        terminalreporter.write_line(f"latest run: {session.artifacts_dir / 'latest'}/ (this one)")
         for path in written:
             if path.name.startswith("report."):
                 terminalreporter.write_line(f"report: {path}")

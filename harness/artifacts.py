@@ -7,6 +7,7 @@ answer the exercises' questions are planned from the exercise definitions themse
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,38 @@ def ensure_writable(root: Path, what: str = "artifacts directory", option: str =
     return root
 
 
+#: ``<artifacts>/runs/<run id>/``: one folder per pytest or ``python -m harness run`` invocation.
+RUNS = "runs"
+#: ``<artifacts>/latest``: a link to the last finished run's ``<dataset>-<profile>`` folder.
+LATEST = "latest"
+
+
+def new_run_id(root: Path, settings: Settings) -> str:
+    """``20261126-104512-surrogate-quick-seed0``: sortable, readable, unique under ``root``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{settings.label}-seed{settings.seed}"
+    candidate, n = base, 1
+    while (Path(root) / RUNS / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def mark_latest(root: Path, run_folder: Path) -> Path:
+    """Point ``<root>/latest`` at ``run_folder`` (a relative link, replaced atomically): the newest report's path."""
+    link = Path(root) / LATEST
+    tmp = link.with_name(f".{LATEST}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(run_folder, link.parent), target_is_directory=True)
+    os.replace(tmp, link)
+    return link
+
+
+def runs(root: Path) -> list[Path]:
+    """Every run's ``<dataset>-<profile>`` folder under ``root`` that has a ``session.json``, oldest first."""
+    return sorted(p.parent for p in (Path(root) / RUNS).glob("*/*/session.json"))
+
+
 def run_dir(root: Path, settings: Settings, experiment: str) -> Path:
     return Path(root) / settings.label / experiment
 
@@ -85,8 +118,9 @@ def save_confirmation(root: Path, settings: Settings, experiment: str, seed: int
     return path
 
 
-def save_session(root: Path, settings: Settings) -> Path:
-    """``session.json``: what the report says about the run (settings, device, versions)."""
+def save_session(root: Path, settings: Settings, baselines_dir: Path | None = None) -> Path:
+    """``session.json``: what the report says about the run (settings, device, versions, the baselines it
+    was judged against, so that a redrawn report judges it the same way)."""
     from . import bench
 
     path = Path(root) / settings.label / "session.json"
@@ -99,6 +133,7 @@ def save_session(root: Path, settings: Settings) -> Path:
         "device": bench.device_info()["device"],
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "environment": fingerprint(),
+        "baselines_dir": str(Path(baselines_dir).resolve()) if baselines_dir else None,
     }
     return write_text(path, json.dumps(record, indent=2) + "\n")
 

@@ -52,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
     run.set_defaults(func=_run)
 
-    report = commands.add_parser("report", help="(re)write report.html and report.md from a run's artifacts")
+    report = commands.add_parser("report", help="redraw a run's report.html and report.md, or list the runs")
     report.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
-    report.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
+    report.add_argument("--run", default="latest", metavar="RUN", help="a run id from --list (default: the latest)")
+    report.add_argument("--list", action="store_true", help="list the runs in the artifacts directory")
     report.set_defaults(func=_report)
 
     seeds = commands.add_parser("seeds", help="many seeds side by side: baselines, their shards, seed studies")
@@ -116,17 +117,38 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
-    """A report for every run (``<dataset>-<profile>`` folder) under the artifacts directory."""
-    from . import report
+    """Redraw one run's report from its own files, judged against the baselines that run was judged against."""
+    from . import artifacts, report
     from .experiment import registry
-    from .session import DEFAULT_BASELINES
+    from .files import read_json
 
-    runs = sorted(p.parent for p in Path(args.artifacts_dir).glob("*/session.json"))
-    if not runs:
+    found = artifacts.runs(args.artifacts_dir)
+    if not found:
         raise HarnessError(f"no run found in {args.artifacts_dir}: run pytest or python -m harness run first")
-    for run_dir in runs:
-        for path in report.write(run_dir, registry(), args.baselines_dir or DEFAULT_BASELINES, run_dir.name):
-            print(f"report: {path}")
+    if args.list:
+        latest = (Path(args.artifacts_dir) / artifacts.LATEST).resolve()
+        for folder in found:
+            session = read_json(folder / "session.json", HarnessError, "run record")
+            mark = "  (latest)" if folder.resolve() == latest else ""
+            print(f"{folder.parent.name}  {session.get('generated', '?')}  seed {session.get('seed', '?')}{mark}")
+        return 0
+    by_id = {folder.parent.name: folder for folder in found}
+    if args.run == "latest":
+        folder = (
+            (Path(args.artifacts_dir) / artifacts.LATEST).resolve()
+            if (Path(args.artifacts_dir) / artifacts.LATEST).exists()
+            else found[-1]
+        )
+    elif args.run in by_id:
+        folder = by_id[args.run]
+    else:
+        raise HarnessError(f"no run {args.run!r} in {args.artifacts_dir}; --list shows {len(found)} run(s)")
+    session = read_json(folder / "session.json", HarnessError, "run record")
+    baselines = session.get("baselines_dir")
+    if not baselines or not Path(baselines).is_dir():
+        raise HarnessError(f"{folder}: the baselines this run was judged against ({baselines}) are gone")
+    for path in report.write(folder, registry(), Path(baselines), folder.name):
+        print(f"report: {path}")
     return 0
 
 

@@ -46,18 +46,26 @@ class Session:
         plots: bool = True,
         on_epoch: EpochCallback | None = None,
         store: Path | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.experiments = dict(experiments) if experiments is not None else registry()
-        self.artifacts_dir = artifacts.ensure_writable(artifacts_dir) if artifacts_dir else None
+        #: This run's own folder, ``<artifacts>/runs/<run id>``: no other run's files are ever in it.
+        self.run_root = None
+        if artifacts_dir:  # checked now; the run's own folder is created when its first file is written
+            artifacts.ensure_writable(artifacts_dir)
+            self.run_root = (
+                Path(artifacts_dir) / artifacts.RUNS / (run_id or artifacts.new_run_id(artifacts_dir, settings))
+            )
+        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
         self.baselines_dir = Path(baselines_dir)
         self.plots = plots
         self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
 
     def _saved(self, run: TrainingRun) -> None:
-        if self.artifacts_dir and run.seed == self.settings.seed:
-            artifacts.save_run(run, self.artifacts_dir, self.settings, with_plots=self.plots)
+        if self.run_root and run.seed == self.settings.seed:
+            artifacts.save_run(run, self.run_root, self.settings, with_plots=self.plots)
 
     def run(self, name: str, seed: int | None = None) -> TrainingRun:
         return self.runs.get(name, seed)
@@ -93,8 +101,8 @@ class Session:
             return BaselineResult(path, judgement.regression, judgement.unconfirmed)
         seed = stored.confirmation_seed(self.settings.seed)
         confirmation = self.metrics(name, seed)
-        if self.artifacts_dir:
-            artifacts.save_confirmation(self.artifacts_dir, self.settings, name, seed, confirmation)
+        if self.run_root:
+            artifacts.save_confirmation(self.run_root, self.settings, name, seed, confirmation)
         judgement = stored.judge(self.metrics(name), confirmation)
         return BaselineResult(path, judgement.regression, judgement.unconfirmed, seed)
 
@@ -147,16 +155,20 @@ class Session:
         return shlex.join(words)
 
     def finish(self) -> list[Path]:
-        """Draw the comparison plots and write the report; return the files written."""
-        if not self.artifacts_dir or not self.plots:
+        """Draw the comparison plots, write the report, point ``<artifacts>/latest`` here; return the files written."""
+        if not self.run_root:
             return []
         done = {run.experiment: run for run in self.runs.completed()}
         if not done:
             return []
-        plans = artifacts.plan_comparisons(self.experiments)
-        written = artifacts.save_comparisons(plans, done, self.artifacts_dir, self.settings)
-        artifacts.save_session(self.artifacts_dir, self.settings)
-        return [*written, *report.write(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)]
+        artifacts.save_session(self.run_root, self.settings, self.baselines_dir)
+        written = []
+        if self.plots:
+            plans = artifacts.plan_comparisons(self.experiments)
+            written = artifacts.save_comparisons(plans, done, self.run_root, self.settings)
+            written += report.write(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)
+        artifacts.mark_latest(self.artifacts_dir, self.output_dir)
+        return written
 
     def verdicts(self) -> list[str]:
         """A short table of the exercises this session trained (seed, accuracy, behaviour, baseline)."""
@@ -171,4 +183,5 @@ class Session:
 
     @property
     def output_dir(self) -> Path | None:
-        return self.artifacts_dir / self.settings.label if self.artifacts_dir else None
+        """This run's files: ``<artifacts>/runs/<run id>/<dataset>-<profile>/``."""
+        return self.run_root / self.settings.label if self.run_root else None

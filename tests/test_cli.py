@@ -23,7 +23,7 @@ def test_run_writes_artifacts_summary_and_json(tmp_path):
     assert "sgd       0." in out.stdout and "not asserted  missing" in out.stdout
     assert "2 of 2 exercises FAILED" in out.stdout
     assert "== sgd\nAccuracy: " in out.stdout and "\nfc1 " in out.stdout and "\nfc4 " in out.stdout
-    folder = tmp_path / "artifacts" / "surrogate-smoke"
+    folder = tmp_path / "artifacts" / "latest"
     for name in ("sgd", "lr_0.1"):
         assert {p.name for p in (folder / name).iterdir()} == {
             "history.png",
@@ -44,6 +44,23 @@ def test_run_writes_artifacts_summary_and_json(tmp_path):
 
 
 @pytest.mark.training
+def test_a_run_owns_its_artifacts_and_report(tmp_path):
+    """A seed-7 run after a seed-0 run: its folder, its report and ``latest`` hold seed 7's numbers only."""
+    assert harness("run", "lr_0.1", "--profile", "smoke", cwd=tmp_path).returncode == 1  # no smoke baselines
+    assert harness("run", "l1", "--profile", "smoke", "--seed", "7", cwd=tmp_path).returncode == 1
+    latest = tmp_path / "artifacts" / "latest"
+    assert sorted(p.name for p in latest.iterdir() if p.is_dir()) == ["compare", "l1", "sgd"]
+    for name in ("l1", "sgd"):
+        assert json.loads((latest / name / "metrics.json").read_text())["seed"] == 7
+    assert "lr_0.1" not in (latest / "report.md").read_text() and "seed `7`" in (latest / "report.md").read_text()
+    listing = harness("report", "--list", cwd=tmp_path).stdout.splitlines()
+    assert len(listing) == 2 and "seed 0" in listing[0] and listing[1].endswith("seed 7  (latest)")
+    first = listing[0].split()[0]
+    redrawn = harness("report", "--run", first, cwd=tmp_path)
+    assert redrawn.returncode == 0 and f"runs/{first}/surrogate-smoke/report.html" in redrawn.stdout
+
+
+@pytest.mark.training
 def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     """``run adam`` trains its reference too, judges both checks, and its exit status is the verdict."""
     trained = harness("seeds", "train", "adam", "--seeds", "0-2", "--profile", "smoke", "--out", "b", cwd=tmp_path)
@@ -53,7 +70,7 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "all 1 exercises passed" in passed.stdout and json.loads((tmp_path / "r.json").read_text())["passed"]
     assert "training data (_data.json): pass" in passed.stdout
-    assert (tmp_path / "artifacts/surrogate-smoke/sgd/metrics.json").exists(), "the reference was trained"
+    assert (tmp_path / "artifacts/latest/sgd/metrics.json").exists(), "the reference was trained"
 
     path = tmp_path / "b/surrogate-smoke/adam.json"
     doc = json.loads(path.read_text())

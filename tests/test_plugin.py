@@ -49,13 +49,18 @@ def test_missing_then_update_then_pass_then_drift(project):
 
     run(project).assert_outcomes(passed=1)
 
-    stored["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]  # three seeds: a finite t interval
+    # three seeds, a finite t interval, all three far above what seed 0 (or its confirmation seed 3) reaches
+    stored["seeds"] = [0, 1, 2]
+    for entry in stored["metrics"].values():
+        entry["values"] = entry["values"][:3]
+    stored["curves"] = {name: runs[:3] for name, runs in stored["curves"].items()}
+    stored["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]
     baseline_file.write_text(json.dumps(stored))
     drift = run(project)
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
-            f"*sgd: training differs from the baseline {baseline_file} (seeds 0 and 40 both):*",
+            f"*sgd: training differs from the baseline {baseline_file} (seeds 0 and 3 both):*",
             "*accuracy: observed *, expected 0.991 in [[]*] (prediction interval over 3 seeds)*",
             f"*If the change is intended, create or update it with: {update}",
         ]
@@ -69,17 +74,18 @@ def test_missing_then_update_then_pass_then_drift(project):
 def test_artifacts_are_announced_in_the_summary(project):
     """Baseline seeds train side by side and leave no artifacts; the checked run (``model.fit``) leaves them."""
     run(project, "--update-baselines", "--baseline-seeds", "2").assert_outcomes(passed=1)
-    assert not (project.path / "artifacts" / "surrogate-smoke" / "sgd").exists()
+    assert not (project.path / "artifacts" / "latest").exists()
     result = run(project)
     result.stdout.fnmatch_lines(
         [
             "*jet-harness: surrogate-smoke, seed 0*",
             "exercise  accuracy  behaviour*baseline",
             "sgd       0.* not asserted  pass",
-            f"plots and metrics.json: {project.path}/artifacts/surrogate-smoke/",
+            f"plots and metrics.json: {project.path}/artifacts/runs/*-surrogate-smoke-seed0/surrogate-smoke/",
+            f"latest run: {project.path}/artifacts/latest/ (this one)",
         ]
     )
-    assert (project.path / "artifacts" / "surrogate-smoke" / "sgd" / "roc.png").exists()
+    assert (project.path / "artifacts" / "latest" / "sgd" / "roc.png").exists()
 
 
 def test_bad_option_is_one_line(project):
@@ -91,7 +97,7 @@ def test_bad_option_is_one_line(project):
 def test_xdist_shares_runs_between_workers_and_matches_serial(project):
     """``-n 2`` trains each run once in all (``sgd`` is needed by both tests) and gives the serial numbers."""
     select = ("-k", "test_behaviour and (adam or scaled)")
-    artifacts = project.path / "artifacts" / "surrogate-smoke"
+    artifacts = project.path / "artifacts" / "latest"
 
     def metrics() -> dict:
         return {

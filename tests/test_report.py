@@ -64,12 +64,12 @@ def run_dir(tmp_path):
     """Artifacts of an ``sgd`` and an ``adam`` run, and baselines: ``sgd``'s matches, ``adam``'s has drifted."""
     runs = {"sgd": fake_run("sgd", 0.3), "adam": fake_run("adam", 2.0)}
     for run in runs.values():
-        artifacts.save_run(run, tmp_path / "artifacts", SETTINGS)
+        artifacts.save_run(run, tmp_path / RUN, SETTINGS)
     plans = artifacts.plan_comparisons(registry())
-    artifacts.save_comparisons(plans, runs, tmp_path / "artifacts", SETTINGS)
-    (tmp_path / "artifacts" / SETTINGS.label / "session.json").write_text(
-        json.dumps({"label": SETTINGS.label, "dataset": "surrogate", "profile": "quick", "seed": 0, "device": "cpu"})
-    )
+    artifacts.save_comparisons(plans, runs, tmp_path / RUN, SETTINGS)
+    record = {"label": SETTINGS.label, "dataset": "surrogate", "profile": "quick", "seed": 0, "device": "cpu"}
+    record["baselines_dir"] = str(tmp_path / "baselines")
+    (tmp_path / RUN / SETTINGS.label / "session.json").write_text(json.dumps(record))
     for name, quality in (("sgd", 0.3), ("adam", 0.3)):
         seeds = [fake_run(name, quality, seed) for seed in range(3)]
         stored = baseline.from_runs(
@@ -79,8 +79,12 @@ def run_dir(tmp_path):
     return tmp_path
 
 
+#: A run's own folder, as a session lays it out: ``artifacts/runs/<run id>/``.
+RUN = Path("artifacts") / "runs" / "r1"
+
+
 def write_report(run_dir: Path) -> tuple[Path, Path]:
-    folder = run_dir / "artifacts" / SETTINGS.label
+    folder = run_dir / RUN / SETTINGS.label
     return report.write(folder, registry(), run_dir / "baselines", SETTINGS.label)
 
 
@@ -95,7 +99,7 @@ def test_report_has_a_row_per_exercise_with_baseline_verdicts(run_dir):
     assert page.count("data:image/png;base64,") >= 2 * 5 + 1
     assert "| `adam` | ✅ pass | 🟠 deviates |" in md_path.read_text()
 
-    artifacts.save_confirmation(run_dir / "artifacts", SETTINGS, "adam", 3, compute(fake_run("adam", 2.0, seed=3)))
+    artifacts.save_confirmation(run_dir / RUN, SETTINGS, "adam", 3, compute(fake_run("adam", 2.0, seed=3)))
     html_path, md_path = write_report(run_dir)
     assert 'class="fail">fail</td>' in re.findall(r'<tr class="exercise">(.*?)</tr>', html_path.read_text())[1]
     markdown = md_path.read_text()
@@ -113,13 +117,27 @@ def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
 def test_report_command_rewrites_pages_from_files(run_dir, capsys):
     from harness.cli import main
 
-    assert (
-        main(["report", "--artifacts-dir", str(run_dir / "artifacts"), "--baselines-dir", str(run_dir / "baselines")])
-        == 0
-    )
-    assert f"report: {run_dir / 'artifacts' / SETTINGS.label / 'report.html'}" in capsys.readouterr().out
+    assert main(["report", "--artifacts-dir", str(run_dir / "artifacts")]) == 0
+    assert f"report: {run_dir / RUN / SETTINGS.label / 'report.html'}" in capsys.readouterr().out
+    assert main(["report", "--artifacts-dir", str(run_dir / "artifacts"), "--list"]) == 0
+    assert capsys.readouterr().out.startswith("r1  ")
+    assert main(["report", "--artifacts-dir", str(run_dir / "artifacts"), "--run", "r2"]) == 2
+    assert "no run 'r2'" in capsys.readouterr().err
     assert main(["report", "--artifacts-dir", str(run_dir / "nothing")]) == 2
     assert "no run found" in capsys.readouterr().err
+
+
+def test_a_redrawn_report_judges_with_the_baselines_its_run_was_judged_against(run_dir, capsys):
+    """The run was judged against its own ``baselines/`` (recorded in session.json), where ``adam`` deviates.
+
+    Redrawn against the repository's baselines instead, as it once was, it would say "missing" (the
+    repository has no smoke-profile baselines): the redraw must keep the run's verdict.
+    """
+    from harness.cli import main
+
+    assert main(["report", "--artifacts-dir", str(run_dir / "artifacts")]) == 0
+    markdown = (run_dir / RUN / SETTINGS.label / "report.md").read_text()
+    assert "| `adam` | ✅ pass | 🟠 deviates |" in markdown
 
 
 def chromium() -> str:

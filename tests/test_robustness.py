@@ -24,6 +24,8 @@ while True:
     i += 1
     metrics = {{f"m{{k}}": Reference(tuple(float(i + k + s) for s in range(50))) for k in range(400)}}
     write({path!r}, Baseline("adam", "surrogate-quick", tuple(range(50)), metrics, {{}}))
+    if i == 1:
+        print("ready", flush=True)
 """
 
 
@@ -32,11 +34,13 @@ def test_killed_update_leaves_every_baseline_valid(tmp_path):
     path = tmp_path / "surrogate-quick" / "adam.json"
     script = WRITER.format(root=str(ROOT), path=str(path))
     kills = 0
-    for delay in (0.3, 0.45, 0.6, 0.75, 0.9, 1.05):
-        writer = subprocess.Popen([sys.executable, "-c", script])
+    for delay in (0.0, 0.05, 0.1, 0.15, 0.2, 0.25):  # after its first file: a loaded machine starts Python slowly
+        writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout.readline() == "ready\n"
         time.sleep(delay)
         writer.kill()
         writer.wait()
+        writer.stdout.close()
         kills += 1
         if path.exists():
             loaded = baseline.load(path)  # raises BaselineError on a torn file
@@ -55,7 +59,8 @@ def test_divergence_is_a_recorded_outcome_and_plots_still_render(tmp_path):
     assert run.diverged_epoch == 1
     metrics = session.metrics("blowup")
     assert metrics["fc1.max_abs"] == math.inf and math.isnan(metrics["loss"])
-    folder = tmp_path / "surrogate-smoke" / "blowup"
+    session.finish()
+    folder = tmp_path / "latest" / "blowup"
     for name in ("history.png", "weights.png", "confusion.png", "roc.png", "metrics.json"):
         assert (folder / name).stat().st_size > 0
     assert '"diverged_epoch": 1' in (folder / "metrics.json").read_text()
