@@ -63,12 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     train = seeds_commands.add_parser(
         "train", help="train seeds side by side and write a baseline (or one shard of it) per exercise"
     )
-    train.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
-    train.add_argument("--seeds", type=seed_list, default=seed_list("0-39"), help="e.g. 0-39 or 0-19,40 (default 0-39)")
-    train.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
-    train.add_argument(
-        "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
-    )
+    _many_seeds(train, "e.g. 0-39 or 0-19,40 (default 0-39)")
     train.add_argument(
         "--out",
         type=Path,
@@ -89,12 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     study = seeds_commands.add_parser(
         "study", help="does each exercise's behaviour hold over many seeds? (trained side by side with its references)"
     )
-    study.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
-    study.add_argument("--seeds", type=seed_list, default=seed_list("0-39"), help="e.g. 60-100 (default 0-39)")
-    study.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
-    study.add_argument(
-        "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
-    )
+    _many_seeds(study, "e.g. 60-100 (default 0-39)")
     study.set_defaults(func=_seeds_study)
     same = seeds_commands.add_parser(
         "compare", help="two-sample tests: did two baseline folders' seeds train the same distribution?"
@@ -114,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--markdown", action="store_true", help="a Markdown table, e.g. for a CI job summary")
     compare.set_defaults(func=_bench_compare)
     return parser
+
+
+def _many_seeds(parser: argparse.ArgumentParser, seeds_help: str) -> None:
+    """What a many-seed command trains: exercises, seeds, profile, dataset."""
+    parser.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
+    parser.add_argument("--seeds", type=seed_list, default=seed_list("0-39"), help=seeds_help)
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
+    parser.add_argument(
+        "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
+    )
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ not compared: the same packages on an AMD EPYC and an Intel Xeon gave the same b
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -57,8 +58,12 @@ def differences(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return [f"{key}: {a.get(key, '?')} vs {b.get(key, '?')}" for key in EXACT_KEYS if a.get(key) != b.get(key)]
 
 
+@functools.cache
 def commit() -> str:
-    """The checkout's commit, ``+dirty`` when its tracked files differ from it."""
+    """The checkout's commit when this process first asked, ``+dirty`` when its tracked files differed from it.
+
+    Asked once: a long training records the code it started with, not whatever is checked out when it ends.
+    """
     folder = Path(__file__).parent
     try:
         head = subprocess.run(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, baseline, report
+from . import artifacts, baseline, environment, report
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError
 from .experiment import Experiment, Settings, registry
@@ -50,6 +50,7 @@ class Session:
     ) -> None:
         self.settings = settings
         self.experiments = dict(experiments) if experiments is not None else registry()
+        environment.commit()  # the code this session starts with is what its files record
         #: This run's own folder, ``<artifacts>/runs/<run id>``: no other run's files are ever in it.
         self.run_root = None
         if artifacts_dir:  # checked now; the run's own folder is created when its first file is written
