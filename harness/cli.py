@@ -166,9 +166,15 @@ def seed_list(text: str) -> list[int]:
             seeds += range(low, high + 1)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed list such as 0-39 or 0-19,40") from None
-    if not seeds or len(set(seeds)) != len(seeds) or not all(0 <= s < 2**32 for s in seeds):
-        raise argparse.ArgumentTypeError(f"{text!r}: seeds must be distinct, between 0 and 2**32 - 1, at least one")
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds must be distinct")
     return seeds
+
+
+def span(seeds) -> str:
+    """``0-39`` for a contiguous run of seeds, else ``listed``."""
+    seeds = list(seeds)
+    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else "listed"
 
 
 def _seeds_train(args: argparse.Namespace) -> int:
@@ -205,10 +211,8 @@ def _seeds_train(args: argparse.Namespace) -> int:
 
 def describe(stored) -> str:
     """``40 seeds (0-39), accuracy 0.52 [0.47, 0.56], 9 diverged``: a baseline in one line."""
-    seeds = stored.seeds
-    span = f"{seeds[0]}-{seeds[-1]}" if list(seeds) == list(range(seeds[0], seeds[-1] + 1)) else "listed"
     acc = sorted(v for v in stored.metrics["accuracy"].values if math.isfinite(v))
-    text = f"{len(seeds)} seeds ({span})"
+    text = f"{len(stored.seeds)} seeds ({span(stored.seeds)})"
     if acc:
         text += f", accuracy median {acc[len(acc) // 2]:.3f} [{acc[0]:.3f}, {acc[-1]:.3f}]"
     diverged = sum(1 for v in stored.metrics["loss"].values if not math.isfinite(v))
@@ -248,19 +252,13 @@ def _seeds_study(args: argparse.Namespace) -> int:
             ref = expectation.reference
             effects = [_effect(expectation, own[s], metrics[ref][s] if ref else None) for s in args.seeds]
             shown = sorted(e for e in effects if not math.isnan(e))
-            span = f"{shown[0]:.4g} – {shown[-1]:.4g}" if shown else "no number"
+            measured = f"{shown[0]:.4g} – {shown[-1]:.4g}" if shown else "no number"
             if len(shown) < len(effects):
-                span += f" ({len(effects) - len(shown)} seeds without a number)"
-            rows.append(
-                (experiment.name, str(expectation), f"{held}/{len(args.seeds)}", f"{_effect_name(expectation)} {span}")
-            )
+                measured += f" ({len(effects) - len(shown)} seeds without a number)"
+            measured = f"{_effect_name(expectation)} {measured}"
+            rows.append((experiment.name, str(expectation), f"{held}/{len(args.seeds)}", measured))
     progress.done()
-    seeds = (
-        f"{args.seeds[0]}-{args.seeds[-1]}"
-        if args.seeds == list(range(args.seeds[0], args.seeds[-1] + 1))
-        else "listed"
-    )
-    print(f"== seed study: {settings.label}, seeds {seeds} ({len(args.seeds)}), side by side")
+    print(f"== seed study: {settings.label}, seeds {span(args.seeds)} ({len(args.seeds)}), side by side")
     print("\n".join(aligned(rows)))
     return 1 if failed else 0
 
