@@ -180,7 +180,7 @@ class Baseline:
     environment: dict[str, str]
     curves: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     #: How the seeds were trained: :data:`SIDE_BY_SIDE`, :data:`MODEL_FIT`, or ``None`` (the data baseline).
-    trainer: str | None = "model.fit"
+    trainer: str | None = MODEL_FIT
 
     def band(self, curve: str) -> tuple[list[float], list[float], list[float]] | None:
         """Per epoch: mean, low and high of the prediction interval of a loss curve over the seeds."""

@@ -172,15 +172,14 @@ class Session:
         return written
 
     def verdicts(self) -> list[str]:
-        """A short table of the exercises this session trained (seed, accuracy, behaviour, baseline)."""
+        """A short table of the exercises this session trained (accuracy, behaviour, baseline).
+
+        The run owns its folder, so every ``metrics.json`` in it is this session's: no need to reload the runs.
+        """
         if not self.output_dir or not self.output_dir.is_dir():
             return []
-        trained = {run.experiment: None for run in self.runs.completed()}
-        chosen = {name: self.experiments[name] for name in self.experiments if name in trained}
-        if not chosen:
-            return []
-        reports = report.collect(self.output_dir, chosen, self.baselines_dir, self.settings.label)
-        return report.terminal_table(reports)
+        reports = report.collect(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)
+        return report.terminal_table(reports) if reports else []
 
     @property
     def output_dir(self) -> Path | None:
