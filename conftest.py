@@ -46,14 +46,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=40,
         help="seeds trained side by side per exercise by --update-baselines, from --seed on (default 40)",
     )
+    group.addoption(
+        "--weak-baseline",
+        action="store_true",
+        help="let --update-baselines write fewer seeds than the guard's power target needs (plumbing tests)",
+    )
+    group.addoption(
+        "--record-exact",
+        action="store_true",
+        help="add this environment's exact record of --seed to the selected baselines (their seeds untouched)",
+    )
+    group.addoption(
+        "--tier",
+        default="auto",
+        choices=("auto", "statistical"),
+        help="auto: the exact tier decides where this environment has a record, else fresh seeds; "
+        "statistical: always fresh seeds (default auto)",
+    )
+    group.addoption(
+        "--fresh-seeds",
+        type=int,
+        default=6,
+        help="fresh seeds expected to learn per exercise in the statistical tier (default 6)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
-    # Only a deviation a second seed confirms is a regression: seed noise is shown, never an error.
-    config.addinivalue_line("filterwarnings", "always::harness.baseline.SeedNoise")
-    if config.getoption("baseline_seeds") < 2:
-        raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
+    _check_strength(config)
     worker = getattr(config, "workerinput", None)
     if worker is not None:  # a pytest-xdist worker: use the controller's shared run store and run id
         config.stash[_STORE] = Path(worker["jet_harness_store"])
@@ -69,6 +89,18 @@ def pytest_configure_node(node) -> None:
     """pytest-xdist: hand every worker the folder where runs are shared, so each trains once."""
     node.workerinput["jet_harness_store"] = str(node.config.stash[_STORE])
     node.workerinput["jet_harness_run_id"] = node.config.stash[_RUN_ID]
+
+
+def _check_strength(config: pytest.Config) -> None:
+    """Refuse, before any training, an update that would silently weaken the guard."""
+    n = config.getoption("baseline_seeds")
+    if n < 2:
+        raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
+    if config.getoption("update_baselines") and not config.getoption("weak_baseline"):
+        from harness.guard import strength_problem
+
+        if problem := strength_problem(n):
+            raise pytest.UsageError(f"{problem}; pass --weak-baseline to write it anyway")
 
 
 def _run_id(config: pytest.Config) -> str | None:
@@ -129,6 +161,8 @@ def _session(config: pytest.Config):
         baselines_dir=baselines,
         store=config.stash.get(_STORE, None),
         run_id=config.stash.get(_RUN_ID, None),
+        tier=opt("tier"),
+        fresh_seeds=opt("fresh_seeds"),
         on_epoch=None if hasattr(config, "workerinput") else Progress(_Terminal(config), interval=30.0).epoch,
     )
 
@@ -189,3 +223,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for path in written:
             if path.name.startswith("report."):
                 terminalreporter.write_line(f"report: {path}")
+    for note in session.guard_notes():  # once per run, whether or not this run drew a report
+        terminalreporter.write_line(f"jet-harness note: {note}")

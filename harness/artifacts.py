@@ -19,14 +19,14 @@ from . import plots
 from .environment import fingerprint
 from .errors import ConfigError
 from .experiment import Experiment, Settings
-from .files import json_number, write_text
+from .files import json_number, json_safe, write_text
 from .metrics import LAYERS, compute
 
 if TYPE_CHECKING:
     from .training import TrainingRun
 
-#: Beside ``metrics.json``: the second seed's metrics, written when the first deviated from the baseline.
-CONFIRMATION = "confirmation.json"
+#: Beside ``metrics.json``: the regression guard's verdict on the run (tier, tests, p-values), as judged.
+VERDICT = "verdict.json"
 RUN_PLOTS = {
     "history.png": plots.history,
     "weights.png": plots.weights,
@@ -101,7 +101,7 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "metrics": {k: json_number(v) for k, v in compute(run).items()},
         "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
-    (folder / CONFIRMATION).unlink(missing_ok=True)  # it confirmed or cleared a run that is gone
+    (folder / VERDICT).unlink(missing_ok=True)  # it judged a run that is gone
     write_text(folder / "metrics.json", json.dumps(record, indent=2) + "\n")
     if with_plots:
         for name, draw in RUN_PLOTS.items():
@@ -109,12 +109,11 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
     return folder
 
 
-def save_confirmation(root: Path, settings: Settings, experiment: str, seed: int, metrics: Mapping[str, float]) -> Path:
-    """The metrics of the seed that checked a baseline deviation, so the report gives the tests' verdict."""
-    path = run_dir(root, settings, experiment) / CONFIRMATION
+def save_verdict(root: Path, settings: Settings, experiment: str, verdict: Mapping[str, object]) -> Path:
+    """The guard's verdict as the test judged it, so the report shows that verdict and never re-judges."""
+    path = run_dir(root, settings, experiment) / VERDICT
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"seed": seed, "checks_seed": settings.seed, "metrics": {k: json_number(v) for k, v in metrics.items()}}
-    write_text(path, json.dumps(record, indent=2) + "\n")
+    write_text(path, json.dumps(json_safe(verdict), indent=2, allow_nan=False) + "\n")
     return path
 
 

@@ -1,23 +1,16 @@
-"""Stored baselines: one compare/update engine for every metric of every exercise.
+"""Stored baselines: per exercise, the pinned metrics of many seeds and each environment's exact record.
 
-A baseline file holds, per metric, the values measured over ``n`` seeds. A new run passes
-when each metric falls inside the *prediction interval* for one more seed::
+A baseline file (``baselines/<dataset>-<profile>/<exercise>.json``) holds, per pinned metric,
+the value every baseline seed trained to, and its loss curves. Two tiers judge a new run:
 
-    |x − mean| ≤ t(1 − ALPHA/2, n − 1) · σ · √(1 + 1/n)      (floor: ATOL + RTOL·|mean|)
+- the exact tier (:mod:`harness.exact`): where an :attr:`Baseline.exact` record matches the
+  environment, the session seed's run must reproduce it bit for bit;
+- the statistical tier (:mod:`harness.guard`): everywhere else, fresh seeds (never baseline
+  seeds) against the stored ones by exact rank tests.
 
-with mean and σ over the stored seeds and Student's t for the few seeds we can afford.
-``ALPHA`` is the chance that an unchanged training fails one metric, were it normal; it
-is fixed here and not tuned per failure. Weight statistics are compared on an
-``asinh`` scale: linear for ordinary weights, logarithmic for exploded ones (lr = 0.1
-spreads them over 20 orders of magnitude). The floor only matters for metrics that do not
-vary with the seed. Files live at ``baselines/<dataset>-<profile>/<exercise>.json``.
-
-Unscaled SGD's final epoch is a heavy-tailed draw (a jagged loss curve can end on a spike),
-so a metric outside its interval is a regression only when a second, independent seed —
-:meth:`Baseline.confirmation_seed` — also puts it outside (:func:`confirmed`). A deviation
-the second seed does not repeat is reported as seed noise, not hidden. A metric every
-baseline seed agreed on exactly needs no second seed. :meth:`Baseline.judge` is that rule, for
-the tests and the report alike.
+The prediction interval of :class:`Reference` (Student's t over the seeds, ``asinh`` scale for
+weight statistics) is kept for what is shown, not judged: the report's bands, and the data
+baseline, whose moments no seed moves (any change beyond float rounding is a change).
 """
 
 from __future__ import annotations
@@ -29,23 +22,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import exact as exact_tier
 from .environment import differences, fingerprint
 from .errors import BaselineError
 from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
 
-#: 3: min and max no longer pinned; steps per epoch and epochs are.
-SCHEMA = 3
+#: 4: weight stds pinned relative to their initial value, means no longer; exact records.
+SCHEMA = 4
 #: The data baseline's name (``baselines/<label>/_data.json``): the prepared training data's moments.
 DATA = "_data"
 ALPHA = 1e-4
 ATOL = 1e-6
 RTOL = 1e-4
 #: What a baseline pins: accuracy, final losses, how much data was fitted for how many epochs,
-#: and each layer's mean and std. The notebook also prints min and max, but a kernel's extreme
-#: weight has a heavy-tailed seed-to-seed distribution (near lr = 1e-5's Glorot bound it is
-#: one-sided): with them pinned, 12 of 41 fresh quick-profile seeds fell outside the baseline,
-#: 4 without. Its 1st and 99th percentiles still put 6 of 41 outside, on their own.
+#: and each layer's std relative to its initial std. Not pinned: the kernels' means (a
+#: seed-to-seed CV of 30–3,000 %; fc4's never moves under plain SGD), their raw stds (mostly
+#: the initialisation's draw: std_ratio carries 3–5× less seed noise), min and max (heavy-tailed).
 BASELINE_METRICS: tuple[str, ...] = (
     "accuracy",
     "loss",
@@ -53,12 +46,8 @@ BASELINE_METRICS: tuple[str, ...] = (
     "val_accuracy",
     "steps_per_epoch",
     "epochs",
-    *(f"{layer}.{stat}" for layer in LAYERS for stat in ("mean", "std")),
+    *(f"{layer}.std_ratio" for layer in LAYERS),
 )
-
-
-class SeedNoise(UserWarning):
-    """A metric outside its interval for the session seed that the confirmation seed did not repeat."""
 
 
 @functools.cache
@@ -181,6 +170,12 @@ class Baseline:
     curves: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
     #: How the seeds were trained: :data:`SIDE_BY_SIDE`, :data:`MODEL_FIT`, or ``None`` (the data baseline).
     trainer: str | None = MODEL_FIT
+    #: One exact record per environment it was recorded in (:mod:`harness.exact`).
+    exact: tuple[exact_tier.Record, ...] = ()
+
+    def per_seed(self) -> list[dict[str, float]]:
+        """Each stored seed's pinned metrics, in :attr:`seeds` order: what the statistical tier compares."""
+        return [{name: ref.values[i] for name, ref in self.metrics.items()} for i in range(len(self.seeds))]
 
     def band(self, curve: str) -> tuple[list[float], list[float], list[float]] | None:
         """Per epoch: mean, low and high of the prediction interval of a loss curve over the seeds."""
@@ -205,62 +200,18 @@ class Baseline:
         """One line per metric outside its tolerance (empty list: training unchanged)."""
         return [f"{name}: {why}" for name, why in self.deviations(observed).items()]
 
-    def judge(self, observed: Mapping[str, float], second: Mapping[str, float] | None = None) -> Judgement:
-        """Which deviations of ``observed`` are a regression, given the second seed's metrics if any.
-
-        A seed-invariant metric that moved is one as it stands; any other deviation is one only
-        when ``second`` deviates in the same metric.
-        """
-        first = self.deviations(observed)
-        lines = {name: f"{name}: {why}" for name, why in first.items()}
-        certain = [name for name in first if self.metrics[name].seed_invariant]
-        if certain or second is None:
-            regressed = tuple(certain)
-            return Judgement([lines[n] for n in certain], [lines[n] for n in first if n not in certain], regressed)
-        again = self.deviations(second)
-        regressed = tuple(name for name in first if name in again)
-        unconfirmed = [lines[n] for n in first if n not in again]
-        return Judgement(confirmed(first, again), unconfirmed, regressed, checked=True)
-
-    def confirmation_seed(self, seed: int) -> int:
-        """The first seed after ``seed`` that is not a baseline seed: an independent second draw."""
-        candidate = (seed + 1) % 2**32
-        while candidate in self.seeds:
-            candidate = (candidate + 1) % 2**32
-        return candidate
-
     def to_json(self) -> dict[str, object]:
         return {
             "schema": SCHEMA,
             "experiment": self.experiment,
             "label": self.label,
             "seeds": list(self.seeds),
-            "alpha": ALPHA,
             **({"trainer": self.trainer} if self.trainer else {}),
             "environment": self.environment,
             "metrics": {name: ref.to_json() for name, ref in self.metrics.items()},
             "curves": {name: [[json_number(v) for v in run] for run in runs] for name, runs in self.curves.items()},
+            "exact": [record.to_json() for record in self.exact],
         }
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """``regression``: deviations that are one (seed-invariant, or repeated by the second seed);
-    ``unconfirmed``: the first seed's other deviations, seed noise once ``checked`` by a second seed."""
-
-    regression: list[str]
-    unconfirmed: list[str]
-    regressed: tuple[str, ...]
-    checked: bool = False
-
-    @property
-    def needs_second_seed(self) -> bool:
-        return bool(self.unconfirmed) and not self.regression and not self.checked
-
-
-def confirmed(first: Mapping[str, str], second: Mapping[str, str]) -> list[str]:
-    """Metrics that deviate in both seeds' runs: the regression, one line each."""
-    return [f"{name}: {first[name]}; confirmation seed: {second[name]}" for name in first if name in second]
 
 
 def from_runs(
@@ -270,6 +221,7 @@ def from_runs(
     histories: Mapping[int, Mapping[str, Sequence[float]]] | None = None,
     names: Sequence[str] = BASELINE_METRICS,
     trainer: str | None = MODEL_FIT,
+    exact: Sequence[exact_tier.Record] = (),
 ) -> Baseline:
     """Summarize the metrics ``names`` (and loss curves) of several seeds into a baseline."""
     seeds = tuple(sorted(per_seed))
@@ -278,11 +230,13 @@ def from_runs(
     if histories:
         for name in CURVES:
             curves[name] = tuple(tuple(float(v) for v in histories[s].get(name, ())) for s in seeds)
-    return Baseline(experiment, label, seeds, metrics, fingerprint(), curves, trainer)
+    return Baseline(experiment, label, seeds, metrics, fingerprint(), curves, trainer, tuple(exact))
 
 
 def merge(parts: Sequence[tuple[Path, Baseline]]) -> Baseline:
     """One baseline from shards of the same exercise, settings and environment, trained on disjoint seeds.
+
+    Their exact records are kept (each describes one environment's ``model.fit`` run of a seed).
 
     Anything that would make the seeds different draws — another exercise, dataset or
     profile, another trainer, an environment that changes the bits, another metric set — or a
@@ -320,7 +274,23 @@ def merge(parts: Sequence[tuple[Path, Baseline]]) -> Baseline:
         for name, reference in first.metrics.items()
     }
     merged_curves = {name: tuple(by_seed[s] for s in seeds) for name, by_seed in curves.items()}
-    return Baseline(first.experiment, first.label, seeds, metrics, first.environment, merged_curves, first.trainer)
+    records: tuple[exact_tier.Record, ...] = ()
+    for _, part in parts:  # an exact record describes a model.fit run, whichever shard carried it
+        for record in part.exact:
+            records = exact_tier.replace(records, record)
+    return Baseline(
+        first.experiment, first.label, seeds, metrics, first.environment, merged_curves, first.trainer, records
+    )
+
+
+def seed_span(seeds: Sequence[int]) -> str:
+    """``0-39`` for a contiguous run of seeds, else the seeds listed (``3, 7, 9``)."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        return "none"
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
 
 
 def path_for(root: Path, label: str, experiment: str) -> Path:
@@ -364,7 +334,8 @@ def _parse(raw: object) -> Baseline:
             raise ValueError(f"curve {name!r} has {len(runs)} runs for {len(seeds)} seeds")
     trainer = raw.get("trainer", MODEL_FIT if raw["experiment"] != DATA else None)
     trainer = None if trainer is None else str(trainer)
-    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves, trainer)
+    records = tuple(exact_tier.Record.from_json(r) for r in raw.get("exact", []))
+    return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves, trainer, records)
 
 
 def write(path: Path, baseline: Baseline) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .baseline import seed_span
 from .errors import HarnessError
 from .experiment import PROFILES
 from .files import json_number, write_text
@@ -50,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
     run.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
+    run.add_argument(
+        "--tier",
+        default="auto",
+        choices=("auto", "statistical"),
+        help="auto: the exact tier decides where this environment has a record, else fresh seeds; "
+        "statistical: always fresh seeds (default auto)",
+    )
+    run.add_argument("--fresh-seeds", type=int, default=6, help="fresh seeds expected to learn per exercise (6)")
     run.set_defaults(func=_run)
 
     report = commands.add_parser("report", help="redraw a run's report.html and report.md, or list the runs")
@@ -72,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         help="writes DIR/<dataset>-<profile>/<exercise>.json (DIR=baselines updates the repository's)",
     )
     train.add_argument("--chunk", type=int, default=None, help="members per stacked computation (default 40)")
+    train.add_argument(
+        "--shard",
+        action="store_true",
+        help="write exactly these seeds, a part of a baseline to merge later (else: refuse too few seeds, and "
+        "train more where too few learn, as --update-baselines does)",
+    )
     train.set_defaults(func=_seeds_train)
     merge = seeds_commands.add_parser(
         "merge", help="merge shards written by 'seeds train' into one baseline per exercise"
@@ -79,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD", help="--out folders of 'seeds train' runs")
     merge.add_argument(
         "--into", type=Path, required=True, metavar="DIR", help="baselines root to write, e.g. baselines"
+    )
+    merge.add_argument(
+        "--weak-baseline", action="store_true", help="write it even where too few seeds learn for the guard's power"
     )
     merge.set_defaults(func=_seeds_merge)
     study = seeds_commands.add_parser(
@@ -171,12 +189,6 @@ def seed_list(text: str) -> list[int]:
     return seeds
 
 
-def span(seeds) -> str:
-    """``0-39`` for a contiguous run of seeds, else ``listed``."""
-    seeds = list(seeds)
-    return f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else "listed"
-
-
 def _seeds_train(args: argparse.Namespace) -> int:
     from . import baseline, dataset
     from .artifacts import ensure_writable
@@ -187,6 +199,10 @@ def _seeds_train(args: argparse.Namespace) -> int:
     chosen = select(experiments, args.exercises or experiments)
     if args.chunk is not None and args.chunk < 1:
         raise HarnessError(f"--chunk must be at least 1, got {args.chunk}")
+    from .guard import strength_problem
+
+    if not args.shard and (problem := strength_problem(len(args.seeds), n_exercises=len(experiments))):
+        raise HarnessError(f"{problem}; pass --shard to write part of a baseline and merge it later")
     ensure_writable(args.out / settings.label, "output directory", "--out")
     dataset.load(settings.dataset)
 
@@ -202,6 +218,8 @@ def _seeds_train(args: argparse.Namespace) -> int:
     for experiment in chosen:
         start = time.perf_counter()
         stored = session.train_baseline(experiment.name, args.seeds)
+        if not args.shard:
+            stored = session.grown(experiment.name, stored, cap=4 * len(args.seeds))
         path = session.baseline_path(experiment.name)
         baseline.write(path, stored)
         progress.done()
@@ -212,7 +230,7 @@ def _seeds_train(args: argparse.Namespace) -> int:
 def describe(stored) -> str:
     """``40 seeds (0-39), accuracy 0.52 [0.47, 0.56], 9 diverged``: a baseline in one line."""
     acc = sorted(v for v in stored.metrics["accuracy"].values if math.isfinite(v))
-    text = f"{len(stored.seeds)} seeds ({span(stored.seeds)})"
+    text = f"{len(stored.seeds)} seeds ({seed_span(stored.seeds)})"
     if acc:
         text += f", accuracy median {acc[len(acc) // 2]:.3f} [{acc[0]:.3f}, {acc[-1]:.3f}]"
     diverged = sum(1 for v in stored.metrics["loss"].values if not math.isfinite(v))
@@ -258,7 +276,7 @@ def _seeds_study(args: argparse.Namespace) -> int:
             measured = f"{_effect_name(expectation)} {measured}"
             rows.append((experiment.name, str(expectation), f"{held}/{len(args.seeds)}", measured))
     progress.done()
-    print(f"== seed study: {settings.label}, seeds {span(args.seeds)} ({len(args.seeds)}), side by side")
+    print(f"== seed study: {settings.label}, seeds {seed_span(args.seeds)} ({len(args.seeds)}), side by side")
     print("\n".join(aligned(rows)))
     return 1 if failed else 0
 
@@ -310,6 +328,11 @@ def _seeds_merge(args: argparse.Namespace) -> int:
             merged[relative] = _same_data(parts)
         else:
             merged[relative] = baseline.merge(parts)
+    from .guard import weakness
+
+    for relative, stored in merged.items():
+        if relative.stem != baseline.DATA and not args.weak_baseline and (weak := weakness(stored.per_seed())):
+            raise BaselineError(f"{relative}: {weak}; merge a shard of more seeds, or pass --weak-baseline")
     for label in {relative.parent for relative in merged}:
         ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
@@ -436,6 +459,8 @@ def _run(args: argparse.Namespace) -> int:
         experiments=experiments,
         plots=not args.no_plots,
         on_epoch=progress.epoch,
+        tier=args.tier,
+        fresh_seeds=args.fresh_seeds,
     )
     results = {}
     for experiment in chosen:
@@ -444,7 +469,7 @@ def _run(args: argparse.Namespace) -> int:
         metrics = session.metrics(experiment.name)
         print(summary(experiment.name, metrics, run.diverged_epoch), flush=True)
         results[experiment.name] = {"metrics": metrics, "history": run.history, "diverged_epoch": run.diverged_epoch}
-    for experiment in chosen:  # trains the references and any confirmation seed the checks need
+    for experiment in chosen:  # trains the references and any fresh seeds the checks need
         results[experiment.name]["verdict"] = judge(session, experiment.name)
         progress.done()
     data = judge_data(session)
@@ -478,14 +503,13 @@ def judge(session, name: str) -> dict:
         fix = f"create or update it with: {session.update_command(name)}"
         verdict.update(baseline="missing", problems=[f"{exc}; {fix}"])
     else:
-        verdict["problems"], verdict["noise"] = result.problems, result.noise
-        verdict["confirmation_seed"] = result.confirmation_seed
+        verdict.update(problems=list(result.problems), tier=result.tier, notes=list(result.notes))
         if result.problems:
             verdict["baseline"] = "fail"
             verdict["problems"].append(f"if the change is intended: {session.update_command(name)}")
-        elif result.noise:
-            verdict["baseline"] = "noise"
-    verdict["failed"] = verdict["behaviour"] == "fail" or verdict["baseline"] in {"fail", "missing"}
+    init = session.check_init(name).problems
+    verdict.update(init="fail" if init else "pass", init_problems=init)
+    verdict["failed"] = verdict["behaviour"] == "fail" or verdict["baseline"] in {"fail", "missing"} or bool(init)
     return verdict
 
 
@@ -509,11 +533,16 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
     """One row per exercise, then what failed and why: the run's verdict on the terminal."""
     from .report import aligned
 
-    rows = [("exercise", "accuracy", "behaviour", "baseline")]
-    details = []
+    rows = [("exercise", "accuracy", "behaviour", "baseline", "init")]
+    details, notes = [], {}
     for name, result in results.items():
         verdict = result["verdict"]
-        rows.append((name, f"{result['metrics']['accuracy']:.4f}", verdict["behaviour"], verdict["baseline"]))
+        tier = f" ({verdict['tier']})" if verdict.get("tier") else ""
+        accuracy = f"{result['metrics']['accuracy']:.4f}"
+        rows.append((name, accuracy, verdict["behaviour"], verdict["baseline"] + tier, verdict.get("init", "")))
+        notes.update(dict.fromkeys(verdict.get("notes", [])))
+        if verdict.get("init_problems"):
+            details += [f"{name} initial weights:", *(f"  {line}" for line in verdict["init_problems"])]
         if verdict["behaviour"] == "fail":
             details += [f"{name} behaviour:", *(f"  {line}" for line in verdict["expectations"])]
         if verdict["baseline"] in {"fail", "missing"}:
@@ -523,7 +552,8 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
     if data is not None:
         details += [f"training data (_data.json): {data['verdict']}", *(f"  {line}" for line in data["problems"])]
         last += "; the training data differs from the baselines'" if data["failed"] else ""
-    return "\n".join([f"== verdict: {settings.label}, seed {settings.seed}", *aligned(rows), *details, last])
+    header = f"== verdict: {settings.label}, seed {settings.seed}"
+    return "\n".join([header, *aligned(rows), *details, *(f"note: {n}" for n in notes), last])
 
 
 def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:

@@ -14,8 +14,10 @@ exercises:
 ``epochs``             epochs trained: the profile's, or fewer when the loss diverged
 ``<layer>.<stat>``     kernel statistics of ``fc1`` … ``fc4``: ``min max mean std`` (what the
                        notebook prints), ``max_abs`` (infinite once a weight overflowed),
-                       ``near_zero`` (fraction with ``|w| < NEAR_ZERO``) and ``drift``
-                       (relative distance from the initial weights)
+                       ``near_zero`` (fraction with ``|w| < NEAR_ZERO``), ``drift``
+                       (relative distance from the initial weights) and ``std_ratio`` (std
+                       over the initial kernel's std: what training did to the spread,
+                       without the initialisation's own seed-to-seed noise)
 =====================  ===================================================================
 """
 
@@ -27,7 +29,7 @@ from typing import Protocol
 import numpy as np
 
 LAYERS: tuple[str, ...] = ("fc1", "fc2", "fc3", "fc4")
-WEIGHT_STATS: tuple[str, ...] = ("min", "max", "mean", "std", "max_abs", "near_zero", "drift")
+WEIGHT_STATS: tuple[str, ...] = ("min", "max", "mean", "std", "max_abs", "near_zero", "drift", "std_ratio")
 RUN_METRICS: tuple[str, ...] = (
     "accuracy",
     "loss",
@@ -62,18 +64,31 @@ def is_metric(name: str) -> bool:
 def weight_stats(w: np.ndarray, initial: np.ndarray | None = None) -> dict[str, float]:
     """The notebook's ``min max mean std`` of a kernel, plus the measures the exercises need."""
     w = np.asarray(w, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # an overflowed kernel's mean and std are NaN
+        mean, std = float(w.mean()), float(w.std())
     stats = {
         "min": float(w.min()),
         "max": float(w.max()),
-        "mean": float(w.mean()),
-        "std": float(w.std()),
+        "mean": mean,
+        "std": std,
         # Non-finite weights come from overflow: the explosion went all the way.
         "max_abs": float(np.abs(w).max()) if np.all(np.isfinite(w)) else math.inf,
         "near_zero": float(np.mean(np.abs(w) < NEAR_ZERO)),
     }
     if initial is not None:
         stats["drift"] = relative_drift(initial, w)
+        stats["std_ratio"] = std_ratio(initial, w)
     return stats
+
+
+def std_ratio(initial: np.ndarray, final: np.ndarray) -> float:
+    """``std(final) / std(initial)``: 1 = training left the spread as initialised."""
+    with np.errstate(invalid="ignore", over="ignore"):  # an overflowed kernel's std is NaN, said below
+        start = float(np.std(np.asarray(initial, dtype=np.float64)))
+        end = float(np.std(np.asarray(final, dtype=np.float64)))
+    if start == 0:
+        return math.nan if end == 0 else math.inf
+    return end / start
 
 
 def relative_drift(initial: np.ndarray, final: np.ndarray) -> float:

@@ -11,20 +11,20 @@ import base64
 import html
 import io
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import baseline as baselines
-from .artifacts import CONFIRMATION, plan_comparisons
+from .artifacts import VERDICT, plan_comparisons
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
 from .files import read_json, write_text
 
-#: The columns of the summary table (every baseline metric is in each exercise's details; min and
-#: max, which no baseline pins, show the observed value only).
-COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.max", "fc1.min")
+#: The columns of the summary table (every pinned metric is in each exercise's details).
+COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.std_ratio", "fc1.max")
 PLOTS: tuple[tuple[str, str], ...] = (
     ("history.png", "loss and accuracy"),
     ("weights.png", "weight distributions"),
@@ -35,20 +35,18 @@ PLOTS: tuple[tuple[str, str], ...] = (
 
 @dataclass
 class Cell:
+    """An observed metric beside the stored seeds' median and range: shown, not judged (the verdict judges)."""
+
     observed: float
-    expected: float | None = None
+    median: float | None = None
     low: float | None = None
     high: float | None = None
-    problem: str | None = None
-    #: What an outside value means: ``fail`` (a second seed confirmed it), ``noise`` (it did
-    #: not) or ``deviates`` (no second seed was trained).
-    verdict: str = "deviates"
 
     @property
-    def status(self) -> str:
-        if self.expected is None and self.problem is None:
-            return "none"
-        return self.verdict if self.problem else "pass"
+    def stored(self) -> str:
+        if self.median is None:
+            return ""
+        return f"{_fmt(self.median)} [{_fmt(self.low)}, {_fmt(self.high)}]"
 
 
 @dataclass
@@ -60,10 +58,8 @@ class ExerciseReport:
     baseline: baselines.Baseline | None
     baseline_error: str | None
     cells: dict[str, Cell] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    judgement: baselines.Judgement | None = None
-    #: The second seed that checked this run's deviations, if the tests trained one.
-    confirmation_seed: int | None = None
+    #: The regression guard's verdict as the run's test recorded it (``verdict.json``), if it was judged.
+    verdict: dict | None = None
     #: False on a profile that trains too little for the exercises' expectations (smoke).
     asserted: bool = True
 
@@ -79,12 +75,29 @@ class ExerciseReport:
     def regression(self) -> str:
         if self.baseline is None:
             return "missing"
-        judgement = self.judgement
-        if judgement is None or not (judgement.regression or judgement.unconfirmed):
-            return "pass"
-        if judgement.regression:
-            return "fail"
-        return "noise" if judgement.checked else "deviates"
+        if self.verdict is None:
+            return "not run"
+        return "fail" if self.problems else "pass"
+
+    @property
+    def tier(self) -> str:
+        return str(self.verdict.get("tier", "")) if self.verdict else ""
+
+    @property
+    def problems(self) -> list[str]:
+        if not self.verdict:
+            return []
+        if self.verdict.get("tier") == "exact":
+            return [str(p) for p in self.verdict.get("problems", [])]
+        tests = [t for t in self.verdict.get("tests", []) if t.get("rejected")]
+        return [str(m) for m in self.verdict.get("moved", [])] + [_test_line(t) for t in tests]
+
+
+def _test_line(test: Mapping) -> str:
+    return (
+        f"{test['name']}: fresh {test['fresh']} vs stored {test['stored']} "
+        f"(p = {_float(test['pvalue']):.2g}, flagged at ≤ {_float(test['alpha']):.2g})"
+    )
 
 
 def collect(
@@ -92,7 +105,8 @@ def collect(
 ) -> list[ExerciseReport]:
     """Everything the page shows, for each exercise with a ``metrics.json`` in ``run_dir``.
 
-    Behaviour is judged only where the run's profile (``session.json``) asserts it.
+    Behaviour is judged only where the run's profile (``session.json``) asserts it; the
+    baseline verdict is the one the run recorded (``verdict.json``), never judged again here.
     """
     asserted = _asserts_behaviour(Path(run_dir))
     records = {}
@@ -112,28 +126,21 @@ def collect(
             stored = baselines.load(baselines.path_for(baselines_dir, label, name))
         except BaselineError as exc:
             error = str(exc)
-        report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error, asserted=asserted)
-        if stored:
-            judgement = stored.judge(metrics[name])
-            confirmation = _confirmation(Path(run_dir) / name, stored, record.get("seed"))
-            if judgement.needs_second_seed and confirmation:
-                report.confirmation_seed, confirmation_metrics = confirmation
-                judgement = stored.judge(metrics[name], confirmation_metrics)
-            report.judgement = judgement
-            report.problems = judgement.regression or ([] if judgement.checked else judgement.unconfirmed)
+        folder = Path(run_dir) / name
+        verdict = _read_json(folder / VERDICT) if (folder / VERDICT).exists() else None
+        report = ExerciseReport(experiment, folder, record, outcomes, stored, error, verdict=verdict, asserted=asserted)
         for column in dict.fromkeys((*baselines.BASELINE_METRICS, *COLUMNS)):
-            reference = stored.metrics.get(column) if stored else None
-            cell = Cell(metrics[name].get(column, math.nan))
-            if reference is not None:
-                cell.expected, cell.low, cell.high = reference.mean, reference.low, reference.high
-                cell.problem = reference.deviation(cell.observed)
-                if column in report.judgement.regressed:
-                    cell.verdict = "fail"
-                elif report.judgement.checked:
-                    cell.verdict = "noise"
-            report.cells[column] = cell
+            report.cells[column] = _cell(metrics[name].get(column, math.nan), stored, column)
         reports.append(report)
     return reports
+
+
+def _cell(observed: float, stored: baselines.Baseline | None, metric: str) -> Cell:
+    reference = stored.metrics.get(metric) if stored else None
+    finite = sorted(v for v in reference.values if math.isfinite(v)) if reference else []
+    if not finite:
+        return Cell(observed)
+    return Cell(observed, statistics.median(finite), finite[0], finite[-1])
 
 
 def _asserts_behaviour(run_dir: Path) -> bool:
@@ -142,22 +149,6 @@ def _asserts_behaviour(run_dir: Path) -> bool:
     session = _read_json(run_dir / "session.json") if (run_dir / "session.json").exists() else {}
     profile = PROFILES.get(str(session.get("profile", "")).split(" ")[0])
     return profile.behaviour if profile else True
-
-
-def _confirmation(folder: Path, stored: baselines.Baseline, run_seed: object) -> tuple[int, dict[str, float]] | None:
-    """The second seed's metrics, if they checked this very run against this very baseline."""
-    path = folder / CONFIRMATION
-    if not path.exists():
-        return None
-    record = _read_json(path)
-    try:
-        seed, checks = int(record["seed"]), int(record["checks_seed"])
-        metrics = {str(k): _float(v) for k, v in record["metrics"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise HarnessError(f"{path}: not a confirmation record (expected seed, checks_seed and metrics)") from None
-    if checks != run_seed or stored.confirmation_seed(checks) != seed:
-        return None
-    return seed, metrics
 
 
 def write(run_dir: Path, experiments: Mapping[str, Experiment], baselines_dir: Path, label: str) -> tuple[Path, Path]:
@@ -180,7 +171,8 @@ def terminal_table(reports: Sequence[ExerciseReport]) -> list[str]:
     rows = [("exercise", "accuracy", "behaviour", "baseline")]
     for report in reports:
         accuracy = report.cells["accuracy"].observed if "accuracy" in report.cells else math.nan
-        rows.append((report.experiment.name, _fmt(accuracy), report.behaviour, report.regression))
+        verdict = f"{report.regression} ({report.tier})" if report.tier else report.regression
+        rows.append((report.experiment.name, _fmt(accuracy), report.behaviour, verdict))
     return aligned(rows)
 
 
@@ -252,25 +244,24 @@ def _summary_table(reports: Sequence[ExerciseReport]) -> str:
         cells = [
             f'<td><a href="#{_e(r.experiment.name)}">{_e(r.experiment.name)}</a></td>',
             f'<td class="{_css(r.behaviour)}">{r.behaviour}</td>',
-            f'<td class="{_css(r.regression)}">{r.regression}</td>',
+            f'<td class="{_css(r.regression)}">{r.regression}{f" ({_e(r.tier)})" if r.tier else ""}</td>',
         ]
         cells += [_metric_cell(r.cells[c]) for c in COLUMNS]
         rows.append(f'<tr class="exercise">{"".join(cells)}</tr>')
     note = (
-        '<p class="small">Cells: observed, then the baseline mean and the interval one more seed falls in '
-        "(a prediction interval from the seed-to-seed spread); red where the observed value lies outside and a "
-        "second, independent seed confirmed it (a regression), yellow where the second seed did not (seed noise), "
-        "orange where no second seed was trained (<code>python -m harness run</code>; the tests train one).</p>"
+        "<p class=\"small\">Cells: this run's value, then the baseline seeds' median [min, max], for reading only. "
+        "The baseline verdict is the regression guard's: <em>exact</em> where this environment has a bit-for-bit "
+        "record of the seed, else <em>statistical</em> (fresh seeds against the stored ones, exact rank tests; "
+        "each exercise's details list them).</p>"
     )
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>{note}'
 
 
 def _metric_cell(cell: Cell) -> str:
     text = _fmt(cell.observed)
-    if cell.expected is not None:
-        text += f'<br><span class="small">{_fmt(cell.expected)} [{_fmt(cell.low)}, {_fmt(cell.high)}]</span>'
-    title = f' title="{_e(cell.problem)}"' if cell.problem else ""
-    return f'<td class="{cell.status}"{title}>{text}</td>'
+    if cell.stored:
+        text += f'<br><span class="small">{_e(cell.stored)}</span>'
+    return f"<td>{text}</td>"
 
 
 def _exercise_section(report: ExerciseReport) -> str:
@@ -285,23 +276,43 @@ def _exercise_section(report: ExerciseReport) -> str:
     if report.baseline is None:
         parts.append(f'<p class="missing">{_e(report.baseline_error)}</p>')
     else:
-        seeds = ", ".join(map(str, report.baseline.seeds))
-        outside = f"{sum(1 for cell in report.cells.values() if cell.problem)} metric(s) outside"
-        if report.confirmation_seed is not None:
-            outside += f", {len(report.problems)} confirmed by seed {report.confirmation_seed}"
-        parts.append(f'<p class="small">baseline seeds {seeds}; {outside}</p>')
+        seeds = baselines.seed_span(report.baseline.seeds)
+        parts.append(f'<p class="small">baseline: {len(report.baseline.seeds)} seeds ({_e(seeds)})</p>')
+        parts.append(_verdict_html(report))
         rows = "".join(
-            f"<tr><td>{_e(name)}</td>{_metric_cell(cell)}</tr>"
-            for name, cell in report.cells.items()
-            if cell.expected is not None
+            f"<tr><td>{_e(name)}</td>{_metric_cell(cell)}</tr>" for name, cell in report.cells.items() if cell.stored
         )
-        parts.append(f'<table class="details"><tr><th>metric</th><th>observed / baseline</th></tr>{rows}</table>')
+        parts.append(f'<table class="details"><tr><th>metric</th><th>this run / stored seeds</th></tr>{rows}</table>')
         band = _band_png(report)
         if band:
             parts.append(_figure_data(band, "validation loss over the baseline band"))
     parts += [_figure(report.folder / name, caption) for name, caption in PLOTS if (report.folder / name).exists()]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _verdict_html(report: ExerciseReport) -> str:
+    """What the guard checked, as the run's test recorded it."""
+    verdict = report.verdict
+    if not verdict:
+        return '<p class="not-run">not judged in this run</p>'
+    notes = "".join(f"<li>{_e(n)}</li>" for n in verdict.get("notes", []))
+    status = _css(report.regression)
+    if verdict.get("tier") == "exact":
+        problems = "".join(f"<li>{_e(p)}</li>" for p in report.problems)
+        return f'<p class="{status}">exact tier: {_e(report.regression)}</p><ul>{notes}{problems}</ul>'
+    head = "".join(f"<th>{h}</th>" for h in ("test", "fresh seeds", "stored seeds", "p", "flagged at ≤"))
+    rows = "".join(
+        f'<tr class="{"fail" if t.get("rejected") else "pass"}"><td>{_e(t["name"])}</td><td>{_e(t["fresh"])}</td>'
+        f"<td>{_e(t['stored'])}</td><td>{_float(t['pvalue']):.2g}</td><td>{_float(t['alpha']):.2g}</td></tr>"
+        for t in verdict.get("tests", [])
+    )
+    moved = "".join(f'<li class="fail">{_e(m)}</li>' for m in verdict.get("moved", []))
+    seeds = baselines.seed_span(verdict.get("seeds", []))
+    return (
+        f'<p class="{status}">statistical tier: {_e(report.regression)} (fresh seeds {_e(seeds)})</p>'
+        f'<ul>{notes}{moved}</ul><table class="tests"><tr>{head}</tr>{rows}</table>'
+    )
 
 
 def _band_png(report: ExerciseReport) -> bytes | None:
@@ -339,8 +350,6 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
     icon = {
         "pass": "✅ pass",
         "fail": "❌ fail",
-        "noise": "🟡 seed noise",
-        "deviates": "🟠 deviates",
         "missing": "⚪ missing",
         "not run": "⚪ not run",
         "not asserted": "⚪ not asserted",
@@ -350,13 +359,10 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
     lines.append("| exercise | behaviour | baseline | " + " | ".join(COLUMNS) + " |")
     lines.append("|---" * (3 + len(COLUMNS)) + "|")
     for r in reports:
-        cells = [f"`{r.experiment.name}`", icon[r.behaviour], icon[r.regression]]
+        cells = [f"`{r.experiment.name}`", icon[r.behaviour], icon[r.regression] + (f" ({r.tier})" if r.tier else "")]
         for column in COLUMNS:
             cell = r.cells[column]
-            text = _fmt(cell.observed)
-            if cell.expected is not None:
-                text += f" ({_fmt(cell.expected)} [{_fmt(cell.low)}, {_fmt(cell.high)}])"
-            cells.append(f"**{text}**" if cell.status == "fail" else text)
+            cells.append(_fmt(cell.observed) + (f" ({cell.stored})" if cell.stored else ""))
         lines.append("| " + " | ".join(cells) + " |")
     failing = [(r, o) for r in reports for o in (r.outcomes or []) if not o.passed]
     problems = [(r, p) for r in reports for p in r.problems]
@@ -366,8 +372,9 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         lines += [f"- `{r.experiment.name}` baseline: {p}" for r, p in problems]
     lines += [
         "",
-        "Cells: observed (baseline mean [interval for one more seed]); bold: outside, confirmed by a second seed.",
-        "Seed noise: outside for this seed only. Plots: `report.html`.",
+        "Cells: this run (the baseline seeds' median [min, max]), for reading only. Baseline verdict: exact tier "
+        "(bit-for-bit record of this environment) or statistical tier (fresh seeds, exact rank tests).",
+        "Plots: `report.html`.",
         "",
     ]
     return "\n".join(lines)

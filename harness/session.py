@@ -7,14 +7,17 @@ CLI nor the pytest plugin repeats the plumbing.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, baseline, environment, report
+from . import artifacts, baseline, environment, exact, guard, initial, report
 from .checks import Outcome, check_behaviour
-from .errors import BaselineError
+from .errors import BaselineError, ConfigError
 from .experiment import Experiment, Settings, registry
 from .metrics import compute
 from .prepare import moments
@@ -23,15 +26,21 @@ from .training import EpochCallback, Runs, TrainingRun
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
 
+#: ``--tier``: ``auto`` lets the exact tier decide where it applies; ``statistical`` skips it.
+TIERS: tuple[str, ...] = ("auto", "statistical")
+
+
 @dataclass(frozen=True)
 class BaselineResult:
-    """``problems``: the regression (deviations a second seed repeated, or of a metric no seed moves);
-    ``noise``: the session seed's other deviations."""
+    """``problems``: the regression, one line each; ``tier``: which tier decided (``exact``,
+    ``statistical``, or ``None`` for the data baseline); ``notes``: what the reader should know
+    (why the exact tier did not apply, a weak baseline, a fresh sample that learned little)."""
 
     path: Path
     problems: list[str]
-    noise: list[str] = field(default_factory=list)
-    confirmation_seed: int | None = None
+    tier: str | None = None
+    notes: list[str] = field(default_factory=list)
+    verdict: dict[str, object] = field(default_factory=dict)
 
 
 class Session:
@@ -47,7 +56,14 @@ class Session:
         on_epoch: EpochCallback | None = None,
         store: Path | None = None,
         run_id: str | None = None,
+        tier: str = "auto",
+        fresh_seeds: int = guard.FRESH_SEEDS,
     ) -> None:
+        if tier not in TIERS:
+            raise ConfigError(f"--tier must be one of {', '.join(TIERS)}, got {tier!r}")
+        if fresh_seeds < 1:
+            raise ConfigError(f"--fresh-seeds must be at least 1, got {fresh_seeds}")
+        self.tier, self.fresh_seeds = tier, fresh_seeds
         self.settings = settings
         self.experiments = dict(experiments) if experiments is not None else registry()
         environment.commit()  # the code this session starts with is what its files record
@@ -88,24 +104,74 @@ class Session:
         return baseline.path_for(self.baselines_dir, self.settings.label, name)
 
     def check_baseline(self, name: str) -> BaselineResult:
-        """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError).
+        """Judge ``name``'s training against its stored baseline (missing → BaselineError).
 
-        A deviation trains one more, independent seed; only what it repeats is a regression.
-        A seed-invariant metric that moved is one without that run.
+        The exact tier decides where this environment has a record of the session seed;
+        elsewhere (or with ``tier="statistical"``) fresh seeds decide, by exact rank tests.
         """
+        path = self.baseline_path(name)
+        stored = self.stored_baseline(name)
+        notes: list[str] = []
+        if self.tier == "auto":
+            verdict = exact.check(
+                stored.exact, environment.fingerprint(), self.settings.seed, self.run(name), self.metrics(name)
+            )
+            if verdict.applies:
+                return self._judged(
+                    name, BaselineResult(path, list(verdict.problems), "exact", [verdict.why], verdict.to_json())
+                )
+            notes.append(f"exact tier did not apply: {verdict.why}")
+        else:
+            notes.append("exact tier skipped (--tier statistical)")
+        judged = self._statistical(name, stored)
+        notes += list(judged.notes)
+        return self._judged(name, BaselineResult(path, judged.problems, "statistical", notes, judged.to_json()))
+
+    def _judged(self, name: str, result: BaselineResult) -> BaselineResult:
+        if self.run_root:
+            record = {**result.verdict, "notes": result.notes, "baseline": str(result.path)}
+            artifacts.save_verdict(self.run_root, self.settings, name, record)
+        return result
+
+    def _statistical(self, name: str, stored: baseline.Baseline) -> guard.Verdict:
+        """Train fresh seeds (never baseline seeds) the way the baseline's were, and compare them."""
+        stored_seeds = stored.per_seed()
+        count = guard.fresh_count(stored_seeds, self.fresh_seeds)
+        seeds = guard.fresh_seeds(stored.seeds, self.settings.seed, count)
+        fresh = [compute(run) for run in self._train_like(name, stored, seeds)]
+        verdict = guard.judge(stored_seeds, fresh, seeds, guard.per_test_alpha(len(self.experiments)))
+        weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
+        return guard.Verdict(verdict.seeds, verdict.tests, verdict.moved, (*verdict.notes, *([weak] if weak else [])))
+
+    def _train_like(self, name: str, stored: baseline.Baseline, seeds: Sequence[int]) -> list[TrainingRun]:
+        """``seeds`` trained by the baseline's trainer: side by side, or one ``model.fit`` each."""
+        if stored.trainer == baseline.SIDE_BY_SIDE:
+            return self.runs.many(name, seeds)
+        return [self.run(name, seed) for seed in seeds]
+
+    def stored_baseline(self, name: str) -> baseline.Baseline:
         path = self.baseline_path(name)
         stored = baseline.load(path)
         if stored.experiment != name:
             raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
-        judgement = stored.judge(self.metrics(name))
-        if not judgement.needs_second_seed:
-            return BaselineResult(path, judgement.regression, judgement.unconfirmed)
-        seed = stored.confirmation_seed(self.settings.seed)
-        confirmation = self.metrics(name, seed)
-        if self.run_root:
-            artifacts.save_confirmation(self.run_root, self.settings, name, seed, confirmation)
-        judgement = stored.judge(self.metrics(name), confirmation)
-        return BaselineResult(path, judgement.regression, judgement.unconfirmed, seed)
+        return stored
+
+    def check_init(self, name: str) -> initial.InitVerdict:
+        """The session run's initial kernels against Glorot-uniform's guarantees (no baseline needed)."""
+        return initial.check(self.run(name).initial_kernels, guard.init_alpha(len(self.experiments)))
+
+    def record_exact(self, name: str) -> BaselineResult:
+        """Add this environment's exact record of the session seed to ``name``'s baseline, seeds untouched."""
+        path = self.baseline_path(name)
+        stored = self.stored_baseline(name)
+        records = exact.replace(stored.exact, self._exact_record(name))
+        baseline.write(path, dataclasses.replace(stored, exact=records))
+        return BaselineResult(path, [], "exact", [f"{len(records)} environment(s) recorded"])
+
+    def _exact_record(self, name: str) -> exact.Record:
+        seed = self.settings.seed
+        runs = {seed: (self.run(name), self.metrics(name))}
+        return exact.record(environment.fingerprint(), runs, environment.commit())
 
     def data_moments(self) -> dict[str, float]:
         """The unscaled training split's moments (:func:`~harness.prepare.moments`): no training needed."""
@@ -124,11 +190,42 @@ class Session:
         baseline.write(path, stored)
         return BaselineResult(path, [])
 
-    def update_baseline(self, name: str, n_seeds: int) -> BaselineResult:
-        """Train ``name`` with ``n_seeds`` seeds from the session seed on, side by side, and store their spread."""
+    def update_baseline(self, name: str, n_seeds: int, strong: bool = True) -> BaselineResult:
+        """Train ``name`` with ``n_seeds`` seeds from the session seed on, side by side, and store them with
+        this environment's exact record of the session seed.
+
+        ``strong``: where too few of them learn for the guard's power target (lr = 0.1's seeds often
+        diverge or die), train more until enough do. Other environments' exact records are dropped:
+        they recorded the training this update replaces (re-record there with ``pytest --record-exact``).
+        """
         path = self.baseline_path(name)
-        baseline.write(path, self.train_baseline(name, range(self.settings.seed, self.settings.seed + n_seeds)))
-        return BaselineResult(path, [])
+        key = exact.environment_key(environment.fingerprint())
+        try:
+            old = baseline.load(path).exact if path.exists() else ()
+        except BaselineError:
+            old = ()
+        dropped = sum(1 for r in old if exact.environment_key(r.environment) != key)
+        seeds = range(self.settings.seed, self.settings.seed + n_seeds)
+        stored = self.train_baseline(name, seeds)
+        if strong:
+            stored = self.grown(name, stored, cap=4 * n_seeds)
+        baseline.write(path, dataclasses.replace(stored, exact=(self._exact_record(name),)))
+        notes = [f"{len(stored.seeds)} seeds"]
+        notes += [f"dropped the exact records of {dropped} other environment(s)"] if dropped else []
+        if weak := guard.weakness(stored.per_seed(), self.fresh_seeds, len(self.experiments)):
+            notes.append(weak)
+        return BaselineResult(path, [], None, notes)
+
+    def grown(self, name: str, stored: baseline.Baseline, cap: int) -> baseline.Baseline:
+        """``stored`` with more seeds (the next ones after its last) until enough learn, or ``cap`` seeds."""
+        needed = guard.required_seeds(self.fresh_seeds, len(self.experiments))
+        learning_index = guard.STATES.index("learning")
+        while (learning := guard.counts(stored.per_seed())[learning_index]) < needed and len(stored.seeds) < cap:
+            more = math.ceil((needed - learning) * len(stored.seeds) / max(learning, 1))
+            extra = guard.fresh_seeds(stored.seeds, max(stored.seeds) + 1, min(more, cap - len(stored.seeds)))
+            path = self.baseline_path(name)
+            stored = baseline.merge([(path, stored), (path, self.train_baseline(name, extra))])
+        return stored
 
     def train_baseline(self, name: str, seeds: Sequence[int]) -> baseline.Baseline:
         """A baseline of ``name`` from ``seeds`` trained side by side: a whole baseline, or one shard of it."""
@@ -140,13 +237,15 @@ class Session:
         used = trainer(self.experiments[name].variant)
         return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=used)
 
-    def update_command(self, name: str) -> str:
+    def update_command(self, name: str, exact_only: bool = False) -> str:
         """The command that (re)creates ``name``'s baseline for this session's options, ready to paste.
 
         Values are joined with ``=``: pytest takes a bare path argument outside the repository
         for its root folder and would never load this project's options.
         """
-        words = ["pytest", "--update-baselines", "-k", name]
+        words = ["pytest", "--record-exact" if exact_only else "--update-baselines", "-k", name]
+        if exact_only and self.settings.seed != 0:
+            words.append(f"--seed={self.settings.seed}")
         if self.settings.profile.name != "quick":
             words.append(f"--profile={self.settings.profile.name}")
         if self.settings.dataset != "surrogate":
@@ -180,6 +279,21 @@ class Session:
             return []
         reports = report.collect(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)
         return report.terminal_table(reports) if reports else []
+
+    def guard_notes(self) -> list[str]:
+        """Distinct notes of this run's verdicts, once each: why the exact tier did not apply, weak baselines."""
+        if not self.output_dir or not self.output_dir.is_dir():
+            return []
+        notes: dict[str, None] = {}
+        for path in sorted(self.output_dir.glob(f"*/{artifacts.VERDICT}")):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            notes.update(
+                dict.fromkeys(str(n) for n in record.get("notes", []) if not str(n).startswith("bit-identical"))
+            )
+        return list(notes)
 
     @property
     def output_dir(self) -> Path | None:

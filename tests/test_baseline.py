@@ -60,9 +60,9 @@ def test_an_interval_beyond_float_range_is_unbounded_and_still_stored(tmp_path):
     ref = Reference((-37.05, -9.09, math.nan), log_scale=True)
     assert (ref.low, ref.high) == (-math.inf, math.inf)
     assert ref.deviation(-1e30) is None
-    stored = make({0: metrics(0.3, **{"fc1.mean": -37.05}), 1: metrics(0.31, **{"fc1.mean": -9.09})})
+    stored = make({0: metrics(0.3, **{"fc1.std_ratio": -37.05}), 1: metrics(0.31, **{"fc1.std_ratio": -9.09})})
     baseline.write(tmp_path / "lr.json", stored)
-    assert baseline.load(tmp_path / "lr.json").metrics["fc1.mean"].values == (-37.05, -9.09)
+    assert baseline.load(tmp_path / "lr.json").metrics["fc1.std_ratio"].values == (-37.05, -9.09)
 
 
 def test_constant_metric_gets_the_floor_not_zero():
@@ -98,8 +98,8 @@ def test_divergence_is_an_outcome_the_baseline_can_hold():
 def test_missing_metric_is_a_problem():
     stored = make({0: metrics(0.7), 1: metrics(0.7)})
     observed = metrics(0.7)
-    del observed["fc1.std"]
-    assert stored.compare(observed) == ["fc1.std: in the baseline but not computed by this run"]
+    del observed["fc1.std_ratio"]
+    assert stored.compare(observed) == ["fc1.std_ratio: in the baseline but not computed by this run"]
 
 
 def test_round_trip_keeps_every_value_including_nan(tmp_path):
@@ -141,7 +141,7 @@ HEADER = f'{{"schema": {baseline.SCHEMA}, "experiment": "adam", "label": "x", "s
         ('{"schema": 1, "metrics": {', "unreadable baseline"),
         ("[]", "malformed baseline"),
         ('{"schema": 99}', "malformed baseline"),
-        ('{"schema": 2}', "baseline format 2 predates this harness's 3"),
+        ('{"schema": 2}', f"baseline format 2 predates this harness's {baseline.SCHEMA}"),
         (HEADER + '"metrics": {"accuracy": {"values": []}}}', "malformed baseline"),
         (HEADER + '"metrics": {"accuracy": {"values": ["a"]}}}', "malformed baseline"),
     ],
@@ -191,17 +191,20 @@ def test_orphaned_baselines_are_listed(tmp_path):
     assert [p.stem for p in baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])] == ["dropout"]
 
 
-def test_the_confirmation_seed_is_the_next_seed_outside_the_baseline():
-    stored = make({seed: metrics(0.7 + 0.01 * seed) for seed in range(3)})
-    assert [stored.confirmation_seed(s) for s in (0, 2, 5, 2**32 - 1)] == [3, 3, 6, 3]
+def test_exact_records_round_trip_and_a_new_record_replaces_its_environments(tmp_path):
+    from harness import exact
 
-
-def test_only_deviations_both_seeds_show_are_confirmed():
-    first = {"accuracy": "observed 0.46", "val_loss": "observed 1.39"}
-    assert baseline.confirmed(first, {"val_loss": "observed 1.41"}) == [
-        "val_loss: observed 1.39; confirmation seed: observed 1.41"
-    ]
-    assert baseline.confirmed(first, {}) == []
+    env = {key: "x" for key in exact.EXACT_KEYS}
+    first = exact.Record(env, {0: ("d0", {"accuracy": 0.7, "loss": math.nan})}, "abc")
+    other = exact.Record({**env, "isa": "avx2"}, {0: ("e0", {"accuracy": 0.7})}, "abc")
+    stored = baseline.from_runs("adam", "surrogate-quick", {0: metrics(0.7), 1: metrics(0.71)}, exact=(first, other))
+    path = tmp_path / "adam.json"
+    baseline.write(path, stored)
+    loaded = baseline.load(path)
+    assert [r.seeds[0][0] for r in loaded.exact] == ["d0", "e0"]
+    assert math.isnan(loaded.exact[0].seeds[0][1]["loss"])
+    again = exact.replace(loaded.exact, exact.Record(env, {7: ("d7", {})}, "def"))
+    assert [(sorted(r.seeds), r.commit) for r in again] == [([0], "abc"), ([0, 7], "def")]
 
 
 def test_a_smeared_feature_fails_the_data_baseline():

@@ -1,16 +1,14 @@
-"""The exercises as tests: ``test_behaviour[NAME]`` and ``test_baseline[NAME]`` for each one.
+"""The exercises as tests: ``test_behaviour[NAME]``, ``test_baseline[NAME]`` and ``test_initial_weights[NAME]``.
 
 ``pytest -k adam`` trains ``adam`` and its reference ``sgd`` once and runs both tests of ``adam``.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import NoReturn
 
 import pytest
 
-from harness.baseline import SeedNoise
 from harness.checks import failure_report
 from harness.errors import BaselineError
 from harness.experiment import registry
@@ -50,30 +48,47 @@ def test_data_unchanged(harness_session, update_baselines):
 
 
 @by_name
-def test_baseline(experiment, harness_session, update_baselines):
-    """Every stored metric lies where one more seed of the baseline's training could put it."""
+def test_baseline(experiment, harness_session, update_baselines, request):
+    """Training is unchanged: bit for bit where this environment has an exact record, else by fresh seeds."""
     if update_baselines:
-        result = harness_session.update_baseline(experiment.name, update_baselines)
-        print(f"wrote {result.path}")
+        strong = not request.config.getoption("weak_baseline")
+        result = harness_session.update_baseline(experiment.name, update_baselines, strong=strong)
+        print(f"wrote {result.path}", *result.notes, sep="; ")
         return
     fix = f"create or update it with: {harness_session.update_command(experiment.name)}"
+    if request.config.getoption("record_exact"):
+        try:
+            result = harness_session.record_exact(experiment.name)
+        except BaselineError as exc:
+            result = exc
+        if isinstance(result, BaselineError):
+            pytest.fail(f"{result}; {fix}", pytrace=False)
+        print(f"recorded {result.path}: {'; '.join(result.notes)}")
+        return
     try:
         result = harness_session.check_baseline(experiment.name)
     except BaselineError as exc:
         result = exc  # failed outside the except block: no "during handling of the above exception" chain
     if isinstance(result, BaselineError):
         pytest.fail(f"{result}; {fix}", pytrace=False)
-    seed = harness_session.settings.seed
-    seeds = f"seeds {seed} and {result.confirmation_seed}"
     if result.problems:
-        how = f"{seeds} both" if result.confirmation_seed is not None else f"seed {seed}; no seed moves these"
-        header = f"{experiment.name}: training differs from the baseline {result.path} ({how}):"
-        alone = f"seed {seed} only" if result.confirmation_seed is not None else f"seed {seed}, no second seed run"
-        first_only = [f"{p} ({alone})" for p in result.noise]
-        fail(header, [*result.problems, *first_only], f"If the change is intended, {fix}")
-    if result.noise:
-        lines = [f"{experiment.name}: seed noise, not a regression: outside the baseline for one of {seeds}:"]
-        warnings.warn("\n".join([*lines, *(f"  {p}" for p in result.noise)]), SeedNoise, stacklevel=1)
+        if result.tier == "exact":
+            seed = harness_session.settings.seed
+            header = f"{experiment.name}: seed {seed} no longer trains to its exact record in {result.path}:"
+            record = harness_session.update_command(experiment.name, exact_only=True)
+            fix = f"If intended, re-record with: {record} (check it with --tier statistical first), or {fix}"
+        else:
+            header = f"{experiment.name}: fresh seeds train differently from the baseline {result.path}:"
+            fix = f"If the change is intended, {fix}"
+        fail(header, [*result.problems, *result.notes], fix)
+
+
+@by_name
+def test_initial_weights(experiment, harness_session):
+    """The initial kernels are Glorot-uniform: within ±√(6/(fan_in+fan_out)), uniform in shape (no baseline needed)."""
+    verdict = harness_session.check_init(experiment.name)
+    if verdict.problems:
+        fail(f"{experiment.name}: the initial weights are not Glorot-uniform:", verdict.problems, "")
 
 
 def test_no_orphaned_baselines(harness_session):
@@ -85,4 +100,4 @@ def test_no_orphaned_baselines(harness_session):
 
 
 def fail(header: str, problems: list[str], fix: str) -> NoReturn:
-    pytest.fail("\n".join([header, *(f"  {p}" for p in problems), fix]), pytrace=False)
+    pytest.fail("\n".join([header, *(f"  {p}" for p in problems), *([fix] if fix else [])]), pytrace=False)

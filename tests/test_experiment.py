@@ -67,7 +67,9 @@ def collected(*args: str) -> set[str]:
 def test_k_selects_the_exercises_whose_name_contains_it(name):
     """pytest's own rule: ``-k adam`` selects ``adam`` and any exercise whose name contains ``adam``."""
     named = [n for n in registry() if name.lower() in n.lower()]
-    assert collected("-k", name) == {f"test_{kind}[{n}]" for n in named for kind in ("behaviour", "baseline")}
+    assert collected("-k", name) == {
+        f"test_{kind}[{n}]" for n in named for kind in ("behaviour", "baseline", "initial_weights")
+    }
 
 
 def test_k_typo_selects_nothing():

@@ -43,44 +43,71 @@ def test_missing_then_update_then_pass_then_drift(project):
 
     # the printed command, pasted as it stands (it selects test_data_unchanged's baseline too)
     pasted = project.runpytest(*shlex.split(update)[1:], "-p", "no:cacheprovider")
-    pasted.assert_outcomes(passed=1, skipped=1)
+    pasted.assert_outcomes(passed=2, skipped=1)
     stored = json.loads(baseline_file.read_text())
     assert stored["seeds"] == list(range(40)) and stored["trainer"] == "side-by-side"
 
+    run(project).assert_outcomes(passed=1)  # this environment's exact record of seed 0 decides
+
+    # the exact record no longer matches: what moved, and the command that re-records it, pasted
+    record = stored["exact"][0]["seeds"]["0"]
+    record["digest"], record["metrics"]["accuracy"] = "0" * 64, record["metrics"]["accuracy"] + 0.01
+    baseline_file.write_text(json.dumps(stored))
+    moved = run(project)
+    moved.assert_outcomes(failed=1)
+    rerecord = f"pytest --record-exact -k sgd --profile=smoke --baselines-dir={project.path / 'baselines'}"
+    moved.stdout.fnmatch_lines(
+        [
+            f"*sgd: seed 0 no longer trains to its exact record in {baseline_file}:*",
+            "*accuracy: recorded *, now *",
+            f"*If intended, re-record with: {rerecord} (check it with --tier statistical first)*",
+        ]
+    )
+    project.runpytest(*shlex.split(rerecord)[1:], "-p", "no:cacheprovider").assert_outcomes(passed=2, skipped=1)
     run(project).assert_outcomes(passed=1)
 
-    # three seeds, a finite t interval, all three far above what seed 0 (or its confirmation seed 3) reaches
-    stored["seeds"] = [0, 1, 2]
-    for entry in stored["metrics"].values():
-        entry["values"] = entry["values"][:3]
-    stored["curves"] = {name: runs[:3] for name, runs in stored["curves"].items()}
-    stored["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]
+    # every stored seed far above what fresh seeds reach: the statistical tier flags it
+    stored = json.loads(baseline_file.read_text())
+    stored["metrics"]["accuracy"]["values"] = [0.99 + 1e-4 * i for i in range(40)]
     baseline_file.write_text(json.dumps(stored))
-    drift = run(project)
+    run(project).assert_outcomes(passed=1)  # bit for bit, seed 0 still trains as recorded
+    drift = run(project, "--tier", "statistical")
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
-            f"*sgd: training differs from the baseline {baseline_file} (seeds 0 and 3 both):*",
-            "*accuracy: observed *, expected 0.991 in [[]*] (prediction interval over 3 seeds)*",
+            f"*sgd: fresh seeds train differently from the baseline {baseline_file}:*",
+            "*accuracy (learning seeds): fresh median * vs stored median 0.99* (p = *, flagged at ≤ *",
             f"*If the change is intended, create or update it with: {update}",
         ]
     )
     assert "Traceback" not in drift.stdout.str()
 
-    run(project, "--update-baselines", "--baseline-seeds", "2").assert_outcomes(passed=1)
-    run(project).assert_outcomes(passed=1)
+    weak = run(project, "--update-baselines", "--baseline-seeds", "2")
+    assert weak.ret == pytest.ExitCode.USAGE_ERROR
+    weak.stderr.fnmatch_lines(
+        ["*a baseline of 2 seeds flags a 4σ shift with 0% probability; the guard needs at least *"]
+    )
+    run(project, "--update-baselines", "--baseline-seeds", "2", "--weak-baseline").assert_outcomes(passed=1)
+    weakened = run(project, "--tier", "statistical")
+    weakened.assert_outcomes(passed=1)
+    weakened.stdout.fnmatch_lines(
+        ["jet-harness note: weak baseline: 2 learning seeds flag a 4σ shift of one metric with 0% *"]
+    )
 
 
 def test_artifacts_are_announced_in_the_summary(project):
-    """Baseline seeds train side by side and leave no artifacts; the checked run (``model.fit``) leaves them."""
-    run(project, "--update-baselines", "--baseline-seeds", "2").assert_outcomes(passed=1)
-    assert not (project.path / "artifacts" / "latest").exists()
+    """Baseline seeds train side by side and leave no artifacts; the checked run (``model.fit``), whose exact
+    record an update stores, leaves them."""
+    run(project, "--update-baselines", "--baseline-seeds", "2", "--weak-baseline").assert_outcomes(passed=1)
+    latest = project.path / "artifacts" / "latest"
+    assert [p.name for p in latest.iterdir() if p.is_dir()] == ["sgd"]
+    assert json.loads((latest / "sgd" / "metrics.json").read_text())["seed"] == 0
     result = run(project)
     result.stdout.fnmatch_lines(
         [
             "*jet-harness: surrogate-smoke, seed 0*",
             "exercise  accuracy  behaviour*baseline",
-            "sgd       0.* not asserted  pass",
+            "sgd       0.* not asserted  pass (exact)",
             f"plots and metrics.json: {project.path}/artifacts/runs/*-surrogate-smoke-seed0/surrogate-smoke/",
             f"latest run: {project.path}/artifacts/latest/ (this one)",
         ]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import artifacts, baseline, report
+from harness import artifacts, baseline, guard, report
 from harness.experiment import PROFILES, Settings, registry
 from harness.metrics import LAYERS, compute
 
@@ -88,30 +88,41 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     return report.write(folder, registry(), run_dir / "baselines", SETTINGS.label)
 
 
+def judged(run_dir: Path, name: str, rejected: bool) -> None:
+    """Store the guard's verdict on ``name`` as a test would: one rank test, rejected or not."""
+    test = guard.Comparison("accuracy (learning seeds)", 6, 40, 1e-7 if rejected else 0.5, 1.6e-5, "median 0.5", "0.7")
+    verdict = guard.Verdict((40, 41, 42, 43, 44, 45), (test,))
+    artifacts.save_verdict(run_dir / RUN, SETTINGS, name, {**verdict.to_json(), "notes": ["exact tier did not apply"]})
+
+
 def test_report_has_a_row_per_exercise_with_baseline_verdicts(run_dir):
-    """A drift is 'deviates' until the tests' second seed confirms it, then 'fail'."""
+    """The baseline column is the verdict the run's tests recorded, with the tier that decided it."""
     html_path, md_path = write_report(run_dir)
     page = html_path.read_text()
     rows = re.findall(r'<tr class="exercise">(.*?)</tr>', page)
     assert [re.search(r'href="#([^"]+)"', row).group(1) for row in rows] == ["sgd", "adam"]
-    assert 'class="pass">pass</td>' in rows[0] and 'class="deviates">deviates</td>' in rows[1]
+    assert all('class="not-run">not run</td>' in row for row in rows), "not judged: no verdict is made up"
     assert "http" not in page.replace("http://www.w3.org", ""), "no CDN or remote resource: the page works offline"
     assert page.count("data:image/png;base64,") >= 2 * 5 + 1
-    assert "| `adam` | ✅ pass | 🟠 deviates |" in md_path.read_text()
+    assert "| `adam` | ✅ pass | ⚪ not run |" in md_path.read_text()
 
-    artifacts.save_confirmation(run_dir / RUN, SETTINGS, "adam", 3, compute(fake_run("adam", 2.0, seed=3)))
+    judged(run_dir, "sgd", rejected=False)
+    judged(run_dir, "adam", rejected=True)
     html_path, md_path = write_report(run_dir)
-    assert 'class="fail">fail</td>' in re.findall(r'<tr class="exercise">(.*?)</tr>', html_path.read_text())[1]
+    rows = re.findall(r'<tr class="exercise">(.*?)</tr>', html_path.read_text())
+    assert 'class="pass">pass (statistical)</td>' in rows[0] and 'class="fail">fail (statistical)</td>' in rows[1]
     markdown = md_path.read_text()
-    assert "| `adam` | ✅ pass | ❌ fail |" in markdown
-    assert "- `adam` baseline: accuracy: observed" in markdown and "; confirmation seed: observed" in markdown
+    assert "| `adam` | ✅ pass | ❌ fail (statistical) |" in markdown
+    assert "- `adam` baseline: accuracy (learning seeds): fresh median 0.5 vs stored 0.7 (p = 1e-07" in markdown
+    adam = html_path.read_text().split('<section id="adam">')[1]
+    assert "statistical tier: fail (fresh seeds 40-45)" in adam and "exact tier did not apply" in adam
 
 
 def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
+    judged(run_dir, "adam", rejected=True)
     page = write_report(run_dir)[0].read_text()
     adam = page[page.index('<section id="adam">') :]
     assert 'alt="validation loss over the baseline band"' in adam
-    assert "metric(s) outside" in adam
 
 
 def test_report_command_rewrites_pages_from_files(run_dir, capsys):
@@ -135,9 +146,10 @@ def test_a_redrawn_report_judges_with_the_baselines_its_run_was_judged_against(r
     """
     from harness.cli import main
 
+    judged(run_dir, "adam", rejected=True)
     assert main(["report", "--artifacts-dir", str(run_dir / "artifacts")]) == 0
     markdown = (run_dir / RUN / SETTINGS.label / "report.md").read_text()
-    assert "| `adam` | ✅ pass | 🟠 deviates |" in markdown
+    assert "| `adam` | ✅ pass | ❌ fail (statistical) |" in markdown
 
 
 def chromium() -> str:

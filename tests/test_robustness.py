@@ -67,43 +67,50 @@ def test_divergence_is_a_recorded_outcome_and_plots_still_render(tmp_path):
 
 
 @pytest.mark.training
-def test_a_deviation_is_a_regression_only_when_a_second_seed_repeats_it(tmp_path):
-    """Baselines built around seed 1: seed 0's deviations are noise, unless seed 1 or no seed at all could move them."""
+def test_the_exact_tier_decides_where_it_applies_and_fresh_seeds_decide_elsewhere(tmp_path):
+    """A baseline of seeds 100-129 with this environment's exact record of seed 0, judged as the tests judge it."""
+    import dataclasses
+
     from harness import report
     from harness.experiment import PROFILES, Settings
     from harness.session import Session
 
-    session = Session(Settings(profile=PROFILES["smoke"]), artifacts_dir=tmp_path / "art", baselines_dir=tmp_path)
-    seed1 = session.metrics("sgd", seed=1)
-    path, label = session.baseline_path("sgd"), session.settings.label
+    def session(tier: str) -> Session:
+        settings = Settings(profile=PROFILES["smoke"])
+        return Session(settings, artifacts_dir=tmp_path / "art", baselines_dir=tmp_path, tier=tier)
 
-    def store(**changed: float) -> None:
-        """Two baseline seeds a hair apart around seed 1's run; steps and epochs exactly equal."""
-        values = {**seed1, **changed}
-        nudged = {k: v if k in ("steps_per_epoch", "epochs") else v * (1 + 1e-9) for k, v in values.items()}
-        baseline.write(path, baseline.from_runs("sgd", label, {5: values, 6: nudged}))
+    auto = session("auto")
+    path, label = auto.baseline_path("sgd"), auto.settings.label
+    trained = auto.train_baseline("sgd", range(100, 130))
+    record = auto._exact_record("sgd")
 
-    def verdict() -> report.ExerciseReport:
-        return report.collect(session.output_dir, {"sgd": session.experiments["sgd"]}, tmp_path, label)[0]
+    def store(stored: baseline.Baseline) -> None:
+        baseline.write(path, stored)
 
-    store()
-    result = session.check_baseline("sgd")
-    assert (result.problems, result.confirmation_seed) == ([], 1)
-    assert "accuracy" in [line.split(":")[0] for line in result.noise]
-    assert verdict().regression == "noise"
+    store(dataclasses.replace(trained, exact=(record,)))
+    result = auto.check_baseline("sgd")
+    assert (result.tier, result.problems) == ("exact", [])
+    assert report.collect(auto.output_dir, {"sgd": auto.experiments["sgd"]}, tmp_path, label)[0].regression == "pass"
 
-    store(accuracy=seed1["accuracy"] + 0.3)
-    result = session.check_baseline("sgd")
-    assert [line.split(":")[0] for line in result.problems] == ["accuracy"]
-    assert "; confirmation seed: observed" in result.problems[0]
-    assert verdict().regression == "fail" and verdict().problems == result.problems
+    _, metrics = record.seeds[0]
+    tampered = dataclasses.replace(record, seeds={0: ("0" * 64, {**metrics, "accuracy": metrics["accuracy"] + 0.01})})
+    store(dataclasses.replace(trained, exact=(tampered,)))
+    result = auto.check_baseline("sgd")
+    assert result.tier == "exact" and [p.split(":")[0] for p in result.problems] == ["accuracy"]
 
-    store(steps_per_epoch=999.0)
-    result = session.check_baseline("sgd")
-    # 4,000 jets → 2,400 fitted → 3 batches of 1024; no second seed is trained for a number no seed moves
-    assert result.problems == ["steps_per_epoch: observed 3, but every baseline seed gave 999"]
-    assert result.confirmation_seed is None
-    assert verdict().regression == "fail" and verdict().problems == result.problems
+    statistical = session("statistical")
+    result = statistical.check_baseline("sgd")
+    assert (result.tier, result.problems) == ("statistical", [])
+    assert result.verdict["seeds"] == [0, 1, 2, 3, 4, 5], "fresh seeds: never the baseline's"
+
+    shifted = dict(trained.metrics)
+    shifted["accuracy"] = dataclasses.replace(
+        shifted["accuracy"], values=tuple(v + 0.3 for v in shifted["accuracy"].values)
+    )
+    store(dataclasses.replace(trained, metrics=shifted))
+    result = statistical.check_baseline("sgd")
+    assert [p.split(" (")[0] for p in result.problems] == ["accuracy"]
+    assert result.notes[0].startswith("exact tier skipped")
 
 
 def test_workers_checking_one_artifacts_dir_at_once_do_not_trip_each_other(tmp_path):

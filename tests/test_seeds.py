@@ -114,11 +114,19 @@ def test_a_different_commit_is_no_reason_to_refuse():
 
 @pytest.mark.training
 def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tmp_path):
+    refused = harness("seeds", "train", "sgd", "--seeds", "0-3", "--profile", "smoke", "--out", "x", cwd=tmp_path)
+    assert refused.returncode == 2 and "a baseline of 4 seeds flags a 4σ shift with 0% probability" in refused.stderr
+    assert (
+        "pass --shard to write part of a baseline" in refused.stderr and not (tmp_path / "x/surrogate-smoke").exists()
+    )
     for seeds, out, count in (("0-1", "a", 2), ("2,3", "b", 2), ("0-3", "whole", 4)):
-        done = harness("seeds", "train", "sgd", "--seeds", seeds, "--profile", "smoke", "--out", out, cwd=tmp_path)
+        train = ("seeds", "train", "sgd", "--seeds", seeds, "--profile", "smoke", "--out", out, "--shard")
+        done = harness(*train, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         assert f"{out}/surrogate-smoke/sgd.json: {count} seeds" in done.stdout
-    merged = harness("seeds", "merge", "a", "b", "--into", "base", cwd=tmp_path)
+    weak = harness("seeds", "merge", "a", "b", "--into", "base", cwd=tmp_path)
+    assert weak.returncode == 2 and "surrogate-smoke/sgd.json: weak baseline: 4 learning seeds" in weak.stderr
+    merged = harness("seeds", "merge", "a", "b", "--into", "base", "--weak-baseline", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
     doc = json.loads((tmp_path / "base/surrogate-smoke/sgd.json").read_text())
     shards = [json.loads((tmp_path / f"{s}/surrogate-smoke/sgd.json").read_text()) for s in "ab"]
@@ -139,7 +147,7 @@ def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tm
     same = harness("seeds", "compare", "a", "b", cwd=tmp_path)  # shard roots or their <dataset>-<profile> folders
     assert same.returncode in (0, 1) and "sgd" in same.stdout and "family-wise level 0.05" in same.stdout
     (tmp_path / "afile").write_text("")
-    blocked = harness("seeds", "merge", "a", "b", "--into", "afile", cwd=tmp_path)
+    blocked = harness("seeds", "merge", "a", "b", "--into", "afile", "--weak-baseline", cwd=tmp_path)
     assert blocked.returncode == 2 and "baselines directory afile/surrogate-smoke cannot be created" in blocked.stderr
 
 

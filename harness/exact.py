@@ -1,0 +1,154 @@
+"""The exact tier of the regression guard: same environment, same seed, same bits.
+
+Training on a CPU is deterministic: where nothing that decides the bits changed (the
+environment's :data:`~harness.environment.EXACT_KEYS`), a seed's ``model.fit`` run
+reproduces its final weights, predictions and history bit for bit. A baseline keeps one
+:class:`Record` per environment it was recorded in: per seed, a digest of that run and its
+metrics, so a difference says what moved. Any difference at all is a change of training:
+no seed noise, no false alarm, no statistics.
+
+Where no record matches the environment (another TensorFlow, another processor's
+instruction set, another backend, a seed never recorded), this tier does not apply and
+says why; the statistical tier (:mod:`harness.guard`) decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .environment import EXACT_KEYS, differences
+from .files import json_number
+from .metrics import RunLike
+
+
+def digest(run: RunLike) -> str:
+    """SHA-256 of a run's final kernels, predictions, history and steps per epoch."""
+    h = hashlib.sha256()
+    for name in sorted(run.kernels):
+        _add_array(h, name, run.kernels[name])
+    _add_array(h, "y_pred", run.y_pred)
+    for name in sorted(run.history):
+        _add_array(h, f"history.{name}", np.asarray(run.history[name], dtype=np.float64))
+    h.update(f"steps_per_epoch={run.steps_per_epoch}".encode())
+    return h.hexdigest()
+
+
+def _add_array(h, name: str, array: np.ndarray) -> None:
+    a = np.ascontiguousarray(array)
+    h.update(f"{name}:{a.dtype.str}:{a.shape}:".encode())
+    h.update(a.tobytes())
+
+
+def environment_key(environment: Mapping[str, str]) -> dict[str, str]:
+    """The entries of a fingerprint that decide the bits."""
+    return {key: str(environment.get(key, "?")) for key in EXACT_KEYS}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One environment's exact record: per seed, the run's digest and its metrics."""
+
+    environment: dict[str, str]
+    seeds: dict[int, tuple[str, dict[str, float]]]
+    commit: str = "unknown"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "environment": self.environment,
+            "commit": self.commit,
+            "seeds": {
+                str(seed): {"digest": d, "metrics": {k: json_number(v) for k, v in m.items()}}
+                for seed, (d, m) in sorted(self.seeds.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping) -> Record:
+        seeds = {}
+        for seed, entry in dict(raw["seeds"]).items():
+            metrics = {str(k): float(v) for k, v in dict(entry["metrics"]).items()}
+            seeds[int(seed)] = (str(entry["digest"]), metrics)
+        environment = {str(k): str(v) for k, v in dict(raw["environment"]).items()}
+        return cls(environment, seeds, str(raw.get("commit", "unknown")))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``applies``: a record of this environment holds this seed; then ``problems`` decides."""
+
+    applies: bool
+    why: str
+    problems: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.applies and not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {"tier": "exact", "applies": self.applies, "why": self.why, "problems": list(self.problems)}
+
+
+def find(records: Sequence[Record], environment: Mapping[str, str], seed: int) -> tuple[Record | None, str]:
+    """The record for this environment and seed, or ``None`` and why there is none."""
+    key = environment_key(environment)
+    matching = [r for r in records if environment_key(r.environment) == key]
+    if not records:
+        return None, "the baseline holds no exact record (record one with pytest --record-exact)"
+    if not matching:
+        nearest = min(records, key=lambda r: len(differences(r.environment, key)))
+        moved = "; ".join(differences(nearest.environment, key))
+        return None, f"no exact record for this environment (nearest record differs in {moved})"
+    record = matching[0]
+    if seed not in record.seeds:
+        held = ", ".join(map(str, sorted(record.seeds)))
+        return None, f"this environment's exact record holds seed {held}, not {seed}"
+    return record, "bit-identical to the record of this environment"
+
+
+def check(
+    records: Sequence[Record], environment: Mapping[str, str], seed: int, run: RunLike, metrics: Mapping[str, float]
+) -> Verdict:
+    """Compare one run with the exact record of its environment and seed, if there is one."""
+    record, why = find(records, environment, seed)
+    if record is None:
+        return Verdict(False, why)
+    recorded_digest, recorded = record.seeds[seed]
+    if digest(run) == recorded_digest:
+        return Verdict(True, why)
+    moved = [
+        f"{name}: recorded {recorded[name]:.17g}, now {metrics.get(name, math.nan):.17g}"
+        for name in sorted(recorded)
+        if not _same(recorded[name], metrics.get(name, math.nan))
+    ]
+    if not moved:
+        moved = ["every recorded metric is unchanged, but the weights, predictions or history differ in their bits"]
+    return Verdict(True, f"seed {seed} no longer reproduces its exact record (commit {record.commit})", tuple(moved))
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def record(
+    environment: Mapping[str, str], runs: Mapping[int, tuple[RunLike, Mapping[str, float]]], commit: str
+) -> Record:
+    """This environment's record of the given seeds' runs (seed → run and its metrics)."""
+    seeds = {seed: (digest(run), dict(metrics)) for seed, (run, metrics) in runs.items()}
+    return Record(environment_key(environment), seeds, commit)
+
+
+def replace(records: Sequence[Record], new: Record) -> tuple[Record, ...]:
+    """``records`` with ``new`` in place of any record of the same environment (its seeds merged in)."""
+    key = environment_key(new.environment)
+    kept, merged = [], dict(new.seeds)
+    for r in records:
+        if environment_key(r.environment) == key:
+            merged = {**r.seeds, **new.seeds}
+        else:
+            kept.append(r)
+    return (*kept, Record(new.environment, merged, new.commit))

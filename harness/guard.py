@@ -1,0 +1,276 @@
+"""The statistical tier of the regression guard: fresh seeds against the baseline's, by exact rank tests.
+
+Where the exact tier (:mod:`harness.exact`) cannot decide — another TensorFlow or Keras,
+another processor, another backend — training is unchanged when seeds trained now are
+exchangeable with the seeds the baseline stores. The rule, fixed before looking at data:
+
+1. Train :func:`fresh_seeds`: seeds the baseline does not hold (out of sample), with the
+   baseline's own trainer; ``k`` of them, more when the baseline's seeds often fail to learn,
+   so that about ``k`` fresh seeds learn.
+2. Sort every seed into a :data:`STATES` entry: ``diverged`` (its loss went non-finite),
+   ``dead`` (train and validation loss at ln 5, uniform guessing over five classes: the ReLUs
+   died) or ``learning``. lr = 0.1 trains to all three; a change of the shares is a change.
+3. Per exercise, :data:`TESTS` exact tests (:mod:`harness.ranks`), each at
+   :func:`per_test_alpha` (Bonferroni: any dependence between them is allowed):
+
+   - the state shares (Freeman–Halton);
+   - every :data:`CONTINUOUS` metric over the *learning* seeds only (rank sum, two-sided):
+     a dead or exploded seed's numbers do not blur the others';
+   - the epoch at which diverged seeds diverged (rank sum with ties: a discrete metric).
+
+4. :data:`INVARIANT` metrics that every stored seed (of a state that trains every epoch)
+   agrees on exactly — steps per epoch, epochs — are not statistics: any fresh seed that
+   differs is a change, with no false-alarm budget spent.
+
+The whole suite raises a false alarm with probability at most :data:`SUITE_ALPHA` (each
+exercise gets an equal share, the initial-weight check one hundredth of it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ranks
+from .metrics import LAYERS
+
+SUITE_ALPHA = 1e-3
+#: Fresh seeds expected to learn per exercise: k = 6 flags a 4σ shift of one metric with ~99 %
+#: probability against 40 stored seeds (:func:`harness.ranks.rank_sum_power`), k = 4 with 83 %.
+FRESH_SEEDS = 6
+#: The shift, in seed-to-seed σ, that a baseline must let the guard catch with :data:`POWER`.
+SHIFT = 4.0
+POWER = 0.9
+STATES: tuple[str, ...] = ("diverged", "dead", "learning")
+#: Uniform guessing's cross-entropy over five classes: where a network with dead ReLUs sits.
+DEAD_LOSS = math.log(5)
+DEAD_WITHIN = 0.005
+CONTINUOUS: tuple[str, ...] = (
+    "accuracy",
+    "loss",
+    "val_loss",
+    "val_accuracy",
+    *(f"{layer}.std_ratio" for layer in LAYERS),
+)
+INVARIANT: tuple[str, ...] = ("steps_per_epoch", "epochs")
+#: Statistical tests per exercise: the shares, each continuous metric, the divergence epoch.
+TESTS = 1 + len(CONTINUOUS) + 1
+#: The share of an exercise's false-alarm budget kept for its initial-weight check.
+INIT_SHARE = 0.01
+
+Metrics = Mapping[str, float]
+
+
+def exercise_alpha(n_exercises: int) -> float:
+    """Each exercise's share of :data:`SUITE_ALPHA`."""
+    return SUITE_ALPHA / max(1, n_exercises)
+
+
+def per_test_alpha(n_exercises: int) -> float:
+    """The level of each of an exercise's :data:`TESTS` rank tests."""
+    return exercise_alpha(n_exercises) * (1 - INIT_SHARE) / TESTS
+
+
+def init_alpha(n_exercises: int) -> float:
+    """The level of an exercise's initial-weight check."""
+    return exercise_alpha(n_exercises) * INIT_SHARE
+
+
+def state(metrics: Metrics) -> str:
+    """``diverged``, ``dead`` or ``learning`` (see the module docstring)."""
+    loss, val_loss = metrics.get("loss", math.nan), metrics.get("val_loss", math.nan)
+    if not (math.isfinite(loss) and math.isfinite(val_loss)):
+        return "diverged"
+    if abs(loss - DEAD_LOSS) < DEAD_WITHIN and abs(val_loss - DEAD_LOSS) < DEAD_WITHIN:
+        return "dead"
+    return "learning"
+
+
+def counts(seeds: Sequence[Metrics]) -> tuple[int, ...]:
+    """How many of ``seeds`` are in each of :data:`STATES`."""
+    found = [state(m) for m in seeds]
+    return tuple(found.count(s) for s in STATES)
+
+
+def fresh_count(stored: Sequence[Metrics], k: int = FRESH_SEEDS) -> int:
+    """How many fresh seeds to train so that about ``k`` learn, by the stored seeds' share (at most 4k)."""
+    learning = counts(stored)[STATES.index("learning")]
+    if learning == 0:
+        return k
+    return min(4 * k, math.ceil(k * len(stored) / learning))
+
+
+def fresh_seeds(stored_seeds: Sequence[int], start: int, count: int) -> list[int]:
+    """The first ``count`` seeds from ``start`` on that the baseline does not hold."""
+    taken, chosen, seed = set(stored_seeds), [], start
+    while len(chosen) < count:
+        if seed not in taken:
+            chosen.append(seed)
+        seed = (seed + 1) % 2**32
+    return chosen
+
+
+def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
+    """The fewest stored learning seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
+    alpha = per_test_alpha(n_exercises)
+    n = 2
+    while ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
+        n += 1
+        if n > 1000:
+            raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")
+    return n
+
+
+def power(n_learning: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
+    """The chance the guard flags a :data:`SHIFT` σ move of one metric with ``n_learning`` stored learning seeds."""
+    return ranks.rank_sum_power(n_learning, k, per_test_alpha(n_exercises), SHIFT)
+
+
+def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
+    """A note when the baseline holds too few learning seeds for the guard's power target, else ``None``."""
+    n = counts(stored)[STATES.index("learning")]
+    needed = required_seeds(k, n_exercises)
+    if n >= needed:
+        return None
+    return (
+        f"weak baseline: {n} learning seeds flag a {SHIFT:g}σ shift of one metric with "
+        f"{power(n, k, n_exercises):.0%} probability; {needed} reach {POWER:.0%}"
+    )
+
+
+def strength_problem(n_seeds: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
+    """Why a new baseline of ``n_seeds`` seeds would weaken the guard, or ``None`` if it would not."""
+    needed = required_seeds(k, n_exercises)
+    if n_seeds >= needed:
+        return None
+    return (
+        f"a baseline of {n_seeds} seeds flags a {SHIFT:g}σ shift with {power(n_seeds, k, n_exercises):.0%} "
+        f"probability; the guard needs at least {needed} (more where seeds diverge or die: the default "
+        f"is 40, about 6 min on the quick profile and 1 h on the full one, 2 cores)"
+    )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One exact test: what it compares, over how many seeds, its p-value and level."""
+
+    name: str
+    n_fresh: int
+    n_stored: int
+    pvalue: float
+    alpha: float
+    fresh: str
+    stored: str
+
+    @property
+    def rejected(self) -> bool:
+        return self.pvalue <= self.alpha
+
+    def __str__(self) -> str:
+        verdict = "differs" if self.rejected else "same"
+        return (
+            f"{self.name}: fresh {self.fresh} vs stored {self.stored} "
+            f"(p = {self.pvalue:.2g}, flagged at ≤ {self.alpha:.2g}: {verdict})"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "n_fresh": self.n_fresh,
+            "n_stored": self.n_stored,
+            "pvalue": self.pvalue,
+            "alpha": self.alpha,
+            "fresh": self.fresh,
+            "stored": self.stored,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The statistical tier's answer for one exercise: the tests, and the invariants that moved."""
+
+    seeds: tuple[int, ...]
+    tests: tuple[Comparison, ...]
+    moved: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per rejected test or moved invariant: the regression."""
+        return [*self.moved, *(str(t) for t in self.tests if t.rejected)]
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "tier": "statistical",
+            "seeds": list(self.seeds),
+            "passed": self.passed,
+            "moved": list(self.moved),
+            "notes": list(self.notes),
+            "tests": [t.to_json() for t in self.tests],
+        }
+
+
+def judge(stored: Sequence[Metrics], fresh: Sequence[Metrics], seeds: Sequence[int], alpha: float) -> Verdict:
+    """Compare fresh seeds' metrics with the stored seeds' by the rule in the module docstring."""
+    tests = [_shares(stored, fresh, alpha)]
+    learning_stored = [m for m in stored if state(m) == "learning"]
+    learning_fresh = [m for m in fresh if state(m) == "learning"]
+    for name in CONTINUOUS:
+        tests.append(_ranks(name, learning_fresh, learning_stored, alpha, "learning seeds"))
+    diverged_stored = [m for m in stored if state(m) == "diverged"]
+    diverged_fresh = [m for m in fresh if state(m) == "diverged"]
+    tests.append(_ranks("epochs", diverged_fresh, diverged_stored, alpha, "diverged seeds", label="divergence epoch"))
+    notes = []
+    if len(learning_fresh) < FRESH_SEEDS:
+        notes.append(f"{len(learning_fresh)} of {len(fresh)} fresh seeds learned: the metric tests had less power")
+    return Verdict(tuple(seeds), tuple(tests), tuple(_moved(stored, fresh)), tuple(notes))
+
+
+def _shares(stored: Sequence[Metrics], fresh: Sequence[Metrics], alpha: float) -> Comparison:
+    f, s = counts(fresh), counts(stored)
+    p = ranks.shares_pvalue(f, s)
+    return Comparison(
+        "diverged/dead/learning", len(fresh), len(stored), p, alpha, "/".join(map(str, f)), "/".join(map(str, s))
+    )
+
+
+def _ranks(
+    name: str, fresh: Sequence[Metrics], stored: Sequence[Metrics], alpha: float, over: str, label: str | None = None
+) -> Comparison:
+    f = [m.get(name, math.nan) for m in fresh]
+    s = [m.get(name, math.nan) for m in stored]
+    p = ranks.rank_sum_pvalue(f, s)
+    return Comparison(f"{label or name} ({over})", len(f), len(s), p, alpha, _median(f), _median(s))
+
+
+def _median(values: Sequence[float]) -> str:
+    if not values:
+        return "none"
+    finite = [v for v in values if math.isfinite(v)]
+    text = f"median {np.median(finite):.4g}" if finite else "all non-finite"
+    return text if len(finite) == len(values) else f"{text}, {len(values) - len(finite)} non-finite"
+
+
+def _moved(stored: Sequence[Metrics], fresh: Sequence[Metrics]) -> list[str]:
+    """Invariants (every stored seed of a state that trains every epoch agrees exactly) that a fresh seed broke."""
+    moved = []
+    for name in INVARIANT:
+        pool = stored if name == "steps_per_epoch" else [m for m in stored if state(m) != "diverged"]
+        values = {m.get(name) for m in pool}
+        if len(pool) < 2 or len(values) != 1:
+            continue
+        (expected,) = values
+        checked = fresh if name == "steps_per_epoch" else [m for m in fresh if state(m) != "diverged"]
+        observed = sorted({m.get(name) for m in checked} - {expected}, key=str)
+        if observed:
+            shown = ", ".join(f"{v:g}" for v in observed)
+            moved.append(f"{name}: fresh seeds gave {shown}, every stored seed {expected:g} (no seed moves it)")
+    return moved

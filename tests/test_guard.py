@@ -1,0 +1,192 @@
+"""The regression guard's statistics: exact tests checked against brute force, tiers against broken rules."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness import exact, guard, initial, ranks
+from harness.environment import EXACT_KEYS
+
+small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few distinct values: many ties
+
+
+def brute_rank_sum(fresh: list[float], stored: list[float]) -> float:
+    """The definition: the share of all splits whose rank sum is at least as far from its mean."""
+    pooled = ranks.midranks([*fresh, *stored])
+    k, n_all = len(fresh), len(pooled)
+    center = k * (n_all + 1) / 2
+    observed = abs(pooled[:k].sum() - center)
+    splits = list(itertools.combinations(range(n_all), k))
+    return sum(abs(pooled[list(s)].sum() - center) >= observed - 1e-9 for s in splits) / len(splits)
+
+
+@settings(max_examples=150, deadline=None)
+@given(small, small)
+def test_rank_sum_pvalue_is_the_exact_permutation_pvalue_ties_included(fresh, stored):
+    assert ranks.rank_sum_pvalue(fresh, stored) == pytest.approx(brute_rank_sum(fresh, stored), abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 6).map(float), min_size=4, max_size=9), st.sampled_from([0.05, 0.1, 0.2]))
+def test_the_false_alarm_rate_never_exceeds_the_level(pooled, alpha):
+    """Over every split of one pooled sample into fresh and stored (the null), p ≤ α at most a share α of the time."""
+    k = len(pooled) // 3
+    splits = list(itertools.combinations(range(len(pooled)), k))
+    alarms = 0
+    for chosen in splits:
+        fresh = [pooled[i] for i in chosen]
+        stored = [pooled[i] for i in range(len(pooled)) if i not in chosen]
+        alarms += ranks.rank_sum_pvalue(fresh, stored) <= alpha
+    assert alarms / len(splits) <= alpha + 1e-12
+
+
+def test_rank_sum_pvalue_agrees_with_scipy_without_ties():
+    from scipy.stats import mannwhitneyu
+
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        fresh, stored = rng.normal(size=6), rng.normal(size=30) + 0.7
+        expected = mannwhitneyu(fresh, stored, method="exact").pvalue
+        assert ranks.rank_sum_pvalue(fresh, stored) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_missing_number_ranks_beyond_infinity_and_is_never_typical():
+    assert list(ranks.midranks([math.nan, 1.0, math.inf, 1.0])) == [4.0, 1.5, 3.0, 1.5]
+    assert ranks.rank_sum_pvalue([math.nan] * 6, list(range(40))) < 1e-6
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 5), st.integers(0, 8), st.integers(0, 8))
+def test_two_category_shares_are_fishers_exact_test(a, b, c, d):
+    from scipy.stats import fisher_exact
+
+    expected = fisher_exact([[a, b], [c, d]]).pvalue
+    assert ranks.shares_pvalue([a, b], [c, d]) == pytest.approx(min(1.0, expected), rel=1e-9, abs=1e-12)
+
+
+def test_three_category_shares_by_brute_force():
+    """Freeman–Halton: sum over every way to draw the fresh seeds of the draws no likelier than the observed."""
+    fresh, stored = [3, 0, 1], [2, 3, 5]
+    labels = [c for c, n in enumerate(np.add(fresh, stored)) for _ in range(n)]
+    draws = [tuple(np.bincount([labels[i] for i in s], minlength=3)) for s in itertools.combinations(range(14), 4)]
+    frequency = {d: draws.count(d) / len(draws) for d in set(draws)}
+    expected = sum(p for p in frequency.values() if p <= frequency[tuple(fresh)] * (1 + 1e-9))
+    assert ranks.shares_pvalue(fresh, stored) == pytest.approx(expected)
+
+
+def test_uniform_initial_weights_pass_and_glorot_normal_fails():
+    keras = pytest.importorskip("keras")
+    shapes = {"fc1": (16, 64), "fc2": (64, 32), "fc3": (32, 32), "fc4": (32, 5)}
+
+    def kernels(initializer) -> dict[str, np.ndarray]:
+        return {name: np.asarray(initializer(seed=i)(shape)) for i, (name, shape) in enumerate(shapes.items())}
+
+    alpha = guard.init_alpha(6)
+    assert initial.check(kernels(keras.initializers.GlorotUniform), alpha).problems == []
+    normal = initial.check(kernels(keras.initializers.GlorotNormal), alpha)
+    assert any("beyond the Glorot-uniform bound" in p for p in normal.problems)
+    assert any("not U(−1, 1)" in p for p in normal.problems) and normal.kurtosis > -0.9
+    wide = {k: v * 1.05 for k, v in kernels(keras.initializers.GlorotUniform).items()}
+    assert initial.check(wide, alpha).problems, "a 5 % wider uniform breaks the bound"
+
+
+def learning(accuracy: float, **extra: float) -> dict[str, float]:
+    values = dict.fromkeys(guard.CONTINUOUS, 1.0)
+    values.update({"accuracy": accuracy, "loss": 1.0, "val_loss": 1.0, "steps_per_epoch": 59.0, "epochs": 60.0})
+    values.update(extra)
+    return values
+
+
+def test_states_are_diverged_dead_or_learning():
+    assert guard.state(learning(0.5, loss=math.nan)) == "diverged"
+    assert guard.state(learning(0.2, loss=math.log(5) + 1e-4, val_loss=math.log(5) - 1e-4)) == "dead"
+    assert guard.state(learning(0.3, loss=1.76, val_loss=1.70)) == "learning"
+
+
+def stored_and_fresh(shift: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
+    rng = np.random.default_rng(seed)
+    stored = [learning(0.5 + 0.01 * z) for z in rng.standard_normal(40)]
+    fresh = [learning(0.5 + 0.01 * (z + shift)) for z in rng.standard_normal(6)]
+    return stored, fresh
+
+
+def test_a_four_sigma_shift_of_one_metric_is_flagged_and_no_shift_is_not():
+    alpha = guard.per_test_alpha(6)
+    stored, fresh = stored_and_fresh(4.0)
+    shifted = guard.judge(stored, fresh, range(40, 46), alpha)
+    assert [t.name for t in shifted.tests if t.rejected] == ["accuracy (learning seeds)"]
+    stored, fresh = stored_and_fresh(0.0)
+    assert guard.judge(stored, fresh, range(40, 46), alpha).passed
+
+
+def test_an_invariant_that_moved_is_a_regression_without_statistics():
+    stored, fresh = stored_and_fresh(0.0)
+    fresh[0]["steps_per_epoch"] = 71.0
+    verdict = guard.judge(stored, fresh, range(40, 46), guard.per_test_alpha(6))
+    assert verdict.moved == ("steps_per_epoch: fresh seeds gave 71, every stored seed 59 (no seed moves it)",)
+
+
+def test_lr_0_1_always_diverging_is_caught_by_the_state_shares():
+    """The quick baseline's lr = 0.1 split (16 diverged, 27 dead, 37 learning of 80): 13 fresh seeds all diverge."""
+    stored = [learning(0.2, loss=math.nan, epochs=1.0)] * 16 + [
+        learning(0.2, loss=math.log(5), val_loss=math.log(5))
+    ] * 27
+    stored += [learning(0.35)] * 37
+    assert guard.fresh_count(stored) == 13
+    fresh = [learning(0.2, loss=math.nan, epochs=1.0)] * 13
+    verdict = guard.judge(stored, fresh, range(80, 93), guard.per_test_alpha(6))
+    assert [t.name for t in verdict.tests if t.rejected] == ["diverged/dead/learning"]
+
+
+def test_fresh_seeds_are_never_baseline_seeds():
+    assert guard.fresh_seeds(range(40), 0, 3) == [40, 41, 42]
+    assert guard.fresh_seeds([5, 7], 4, 3) == [4, 6, 8]
+
+
+def test_the_false_alarm_budget_adds_up_to_the_suites():
+    n = 6
+    total = n * (guard.TESTS * guard.per_test_alpha(n) + guard.init_alpha(n))
+    assert total == pytest.approx(guard.SUITE_ALPHA)
+
+
+def test_the_required_baseline_reaches_the_power_target_and_one_seed_fewer_does_not():
+    n = guard.required_seeds()
+    assert guard.power(n) >= guard.POWER > guard.power(n - 1)
+    assert guard.strength_problem(n) is None and "needs at least" in guard.strength_problem(n - 1)
+    assert ranks.rank_sum_power(40, 6, guard.per_test_alpha(6), shift=0.0) <= 0.001
+
+
+class FakeRun:
+    def __init__(self, bump: float = 0.0, history_bump: float = 0.0) -> None:
+        self.kernels = {"fc1": np.full((2, 2), 0.5 + bump, dtype=np.float32)}
+        self.y_pred = np.full((3, 5), 0.2, dtype=np.float32)
+        self.history = {"loss": [1.0, 0.9 + history_bump]}
+        self.steps_per_epoch = 59
+
+
+ENV = {key: "x" for key in EXACT_KEYS}
+
+
+def test_the_digest_moves_with_one_ulp_of_a_weight_or_of_the_history():
+    base = exact.digest(FakeRun())
+    assert exact.digest(FakeRun()) == base
+    ulp = float(np.spacing(np.float32(0.5)))
+    assert exact.digest(FakeRun(bump=ulp)) != base
+    assert exact.digest(FakeRun(history_bump=1e-16)) != base
+
+
+def test_the_exact_tier_says_why_it_does_not_apply_and_what_moved_when_it_does():
+    record = exact.record(ENV, {0: (FakeRun(), {"accuracy": 0.7})}, "abc")
+    assert "holds no exact record" in exact.check([], ENV, 0, FakeRun(), {}).why
+    other = exact.check([record], {**ENV, "backend_version": "y"}, 0, FakeRun(), {})
+    assert not other.applies and "backend_version: x vs y" in other.why
+    assert "holds seed 0, not 7" in exact.check([record], ENV, 7, FakeRun(), {}).why
+    assert exact.check([record], ENV, 0, FakeRun(), {"accuracy": 0.7}).passed
+    moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), {"accuracy": 0.71})
+    assert moved.applies and moved.problems == ("accuracy: recorded 0.69999999999999996, now 0.70999999999999996",)
