@@ -12,6 +12,7 @@ from hypothesis import settings as hypothesis_settings
 
 from harness.errors import HarnessError
 from harness.experiment import PROFILES
+from harness.guard import FRESH_SEEDS
 
 # CI replays the same examples every run (a red CI means the code changed, not the draw); locally,
 # hypothesis explores. HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
@@ -66,8 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--fresh-seeds",
         type=int,
-        default=6,
-        help="fresh seeds expected to learn per exercise in the statistical tier (default 6)",
+        default=FRESH_SEEDS,
+        help=f"fresh seeds expected to learn per exercise in the statistical tier (default {FRESH_SEEDS})",
     )
 
 

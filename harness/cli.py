@@ -19,6 +19,7 @@ from .baseline import seed_span
 from .errors import HarnessError
 from .experiment import PROFILES
 from .files import json_number, write_text
+from .guard import FRESH_SEEDS
 from .metrics import LAYERS
 from .progress import Progress
 
@@ -58,7 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         help="auto: the exact tier decides where this environment has a record, else fresh seeds; "
         "statistical: always fresh seeds (default auto)",
     )
-    run.add_argument("--fresh-seeds", type=int, default=6, help="fresh seeds expected to learn per exercise (6)")
+    run.add_argument(
+        "--fresh-seeds",
+        type=int,
+        default=FRESH_SEEDS,
+        help=f"fresh seeds expected to learn per exercise ({FRESH_SEEDS})",
+    )
     run.set_defaults(func=_run)
 
     report = commands.add_parser("report", help="redraw a run's report.html and report.md, or list the runs")

@@ -1,0 +1,345 @@
+"""Which injected regressions does the guard catch? The README's table, reproducible: ``python tests/injections.py``.
+
+Each row patches one thing in the training path (Keras, the data, the harness), in a fresh
+process, then judges the exercises it touches (quick profile, seed 0) twice:
+
+- **exact**: the default tier, with this environment's exact record of seed 0;
+- **without exact**: everything else the suite runs — the statistical tier on fresh seeds
+  (``--tier statistical``), the initial-weight check and the data baseline.
+
+Only the exercises a change can touch are trained (a changed Adam cannot move ``sgd``), so the
+table costs about 30 minutes on 2 cores. ``python tests/injections.py ROW`` runs one row.
+Not a test module: pytest does not collect it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+SGD_ALL = ("sgd", "scaled", "l1", "lr_1e-05", "lr_0.1")
+SGD_DEFAULT_LR = ("sgd", "scaled", "l1")
+
+
+def _wrap_init(cls, **changes: Callable) -> None:
+    """Change keyword arguments of ``cls.__init__`` whose value a function maps to another."""
+    original = cls.__init__
+
+    def init(self, *args, **kwargs):
+        import inspect
+
+        bound = inspect.signature(original).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name, change in changes.items():
+            bound.arguments[name] = change(bound.arguments[name])
+        original(*bound.args, **bound.kwargs)
+
+    cls.__init__ = init
+
+
+def _optimizer(name: str, **changes: Callable) -> Callable[[], None]:
+    def patch() -> None:
+        import keras
+
+        _wrap_init(getattr(keras.optimizers, name), **changes)
+
+    return patch
+
+
+def _registry(module: str, key: str, make: Callable) -> Callable[[], None]:
+    """Point a Keras string identifier (``"relu"``, ``"glorot_uniform"``) at another object."""
+
+    def patch() -> None:
+        import importlib
+
+        objects = importlib.import_module(module).ALL_OBJECTS_DICT
+        objects[key] = make()
+
+    return patch
+
+
+def _loss(make: Callable) -> Callable[[], None]:
+    def patch() -> None:
+        import keras
+
+        original = keras.losses.get
+        keras.losses.get = lambda identifier: (
+            make() if identifier == "categorical_crossentropy" else original(identifier)
+        )
+
+    return patch
+
+
+def _dataset(change: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Callable[[], None]:
+    def patch() -> None:
+        from harness import dataset
+
+        original = dataset.load
+
+        def load(*args, **kwargs):
+            data = original(*args, **kwargs)
+            X, y = change(np.array(data.X), np.array(data.y))
+            return replace(data, X=X, y=y)
+
+        dataset.load = load
+
+    return patch
+
+
+def _shuffle_labels(X, y):
+    rng = np.random.default_rng(1)
+    rows = rng.choice(len(y), len(y) // 10, replace=False)
+    y[rows] = y[rng.permutation(rows)]
+    return X, y
+
+
+def _smear_mass(X, y):
+    from harness.dataset import FEATURES
+
+    column = FEATURES.index("j_mass_mmdt")
+    X[:, column] *= 1 + 0.1 * np.random.default_rng(2).standard_normal(len(X)).astype(np.float32)
+    return X, y
+
+
+def _profile(**changes) -> Callable[[], None]:
+    def patch() -> None:
+        from harness import experiment
+
+        experiment.PROFILES["quick"] = replace(experiment.PROFILES["quick"], **changes)
+
+    return patch
+
+
+def _prepare(change: Callable) -> Callable[[], None]:
+    def patch() -> None:
+        from harness import training
+
+        original = training.prepare
+        training.prepare = lambda data, scaled=False: change(original, data, scaled)
+
+    return patch
+
+
+def _leak(original, data, scaled):
+    split = original(data, scaled)
+    n = len(split.X_test)
+    return replace(split, X_test=split.X_train[:n], y_test=split.y_train[:n])
+
+
+def _split_seed() -> None:
+    from harness import prepare
+
+    prepare.SPLIT_SEED = 43
+
+
+def _minmax() -> None:
+    from sklearn.preprocessing import MinMaxScaler
+
+    from harness import prepare
+
+    prepare.StandardScaler = MinMaxScaler
+
+
+def _fit(**changes) -> Callable[[], None]:
+    def patch() -> None:
+        import keras
+
+        original = keras.Model.fit
+        keras.Model.fit = lambda self, *a, **kw: original(self, *a, **{**kw, **changes})
+
+    return patch
+
+
+def _policy(name: str) -> Callable[[], None]:
+    def patch() -> None:
+        import keras
+
+        keras.config.set_dtype_policy(name)
+
+    return patch
+
+
+def _steps_per_execution() -> None:
+    from harness import training
+
+    training.STEPS_PER_EXECUTION = 1
+
+
+def _act(name: str) -> Callable:
+    def make():
+        import keras
+
+        return getattr(keras.activations, name)
+
+    return make
+
+
+def _init(name: str) -> Callable:
+    def make():
+        import keras
+
+        return getattr(keras.initializers, name)
+
+    return make
+
+
+def _focal():
+    import keras
+
+    return lambda y, p: keras.losses.categorical_focal_crossentropy(y, p)
+
+
+def _smoothing():
+    import keras
+
+    return lambda y, p: keras.losses.categorical_crossentropy(y, p, label_smoothing=0.1)
+
+
+ACT = "keras.src.activations"
+INIT = "keras.src.initializers"
+
+#: name → (what changed, patch, the exercises it can touch)
+ROWS: dict[str, tuple[str, Callable[[], None], tuple[str, ...]]] = {
+    "sgd_lr": (
+        "SGD default lr 0.01 → 0.02",
+        _optimizer("SGD", learning_rate=lambda v: 0.02 if v == 0.01 else v),
+        SGD_DEFAULT_LR,
+    ),
+    "sgd_lr_10pct": (
+        "SGD default lr 0.01 → 0.011",
+        _optimizer("SGD", learning_rate=lambda v: 0.011 if v == 0.01 else v),
+        SGD_DEFAULT_LR,
+    ),
+    "adam_lr": ("Adam lr 0.001 → 0.003", _optimizer("Adam", learning_rate=lambda v: 0.003), ("adam",)),
+    "adam_eps": ("Adam epsilon 1e-7 → 1e-4", _optimizer("Adam", epsilon=lambda v: 1e-4), ("adam",)),
+    "adam_beta1": ("Adam β₁ 0.9 → 0.8", _optimizer("Adam", beta_1=lambda v: 0.8), ("adam",)),
+    "momentum": ("SGD momentum 0 → 0.9", _optimizer("SGD", momentum=lambda v: 0.9), SGD_ALL),
+    "l1": ("L1 0.01 → 0.001", lambda: _wrap_l1(), ("l1",)),
+    "tanh": (
+        "ReLU → tanh",
+        _registry(ACT, "relu", _act("tanh")),
+        ("sgd", "scaled", "l1", "lr_1e-05", "lr_0.1", "adam"),
+    ),
+    "leaky": ("ReLU → LeakyReLU(0.2)", _registry(ACT, "relu", _act("leaky_relu")), ("sgd", "scaled", "adam")),
+    "he_normal": (
+        "Glorot-uniform → He-normal init",
+        _registry(INIT, "glorot_uniform", _init("HeNormal")),
+        ("sgd", "adam"),
+    ),
+    "glorot_normal": (
+        "Glorot-uniform → Glorot-normal init",
+        _registry(INIT, "glorot_uniform", _init("GlorotNormal")),
+        ("sgd", "adam"),
+    ),
+    "lecun_uniform": (
+        "Glorot-uniform → LeCun-uniform init",
+        _registry(INIT, "glorot_uniform", _init("LecunUniform")),
+        ("sgd", "adam"),
+    ),
+    "smoothing": ("cross-entropy label smoothing 0 → 0.1", _loss(_smoothing), ("sgd", "scaled", "lr_0.1", "adam")),
+    "focal": ("cross-entropy → focal cross-entropy (γ = 2)", _loss(_focal), ("sgd", "adam")),
+    "labels": ("10 % of labels shuffled", _dataset(_shuffle_labels), ("sgd", "scaled", "adam")),
+    "mass": ("jet mass smeared by 10 %", _dataset(_smear_mass), ("sgd",)),
+    "minmax": ("StandardScaler → MinMaxScaler", _minmax, ("scaled",)),
+    "no_scaler": ("scaler dropped", _prepare(lambda original, data, scaled: original(data, False)), ("scaled",)),
+    "leak": ("test set drawn from the training jets (a leak)", _prepare(_leak), ("scaled", "adam")),
+    "split_seed": ("train/test split random_state 42 → 43", _split_seed, ("sgd",)),
+    "batch": ("batch 1024 → 512", _profile(batch_size=512), ("sgd",)),
+    "val_split": ("validation_split 0.25 → 0.1", _profile(validation_split=0.1), ("sgd",)),
+    "epochs": ("60 → 50 epochs", _profile(epochs=50), ("sgd",)),
+    "no_shuffle": ("shuffle=False in fit", _fit(shuffle=False), ("sgd", "adam")),
+    "float64": ("dtype policy float32 → float64", _policy("float64"), ("sgd", "adam")),
+    "steps_per_execution": (
+        "steps_per_execution 32 → 1 (a control: same arithmetic)",
+        _steps_per_execution,
+        ("sgd", "adam"),
+    ),
+}
+
+
+def _wrap_l1() -> None:
+    import keras
+
+    _wrap_init(keras.regularizers.L1, l1=lambda v: 0.001 if v == 0.01 else v)
+
+
+def judge_row(name: str) -> dict:
+    """Apply one row's patch in this process and judge the exercises it touches."""
+    title, patch, exercises = ROWS[name]
+    patch()
+    from harness.experiment import PROFILES, Settings
+    from harness.session import Session
+
+    session = Session(Settings(profile=PROFILES["quick"]), artifacts_dir=None, plots=False)
+    result = {"row": name, "change": title, "exercises": {}}
+    try:
+        data = session.check_data().problems
+    except Exception as exc:  # a row may break the data stage itself: that is a catch too
+        data = [f"{type(exc).__name__}: {exc}"]
+    result["data"] = data
+    for exercise in exercises:
+        start = time.perf_counter()
+        session.tier = "auto"
+        exact_result = session.check_baseline(exercise)
+        init = session.check_init(exercise).problems
+        session.tier = "statistical"
+        statistical = session.check_baseline(exercise)
+        result["exercises"][exercise] = {
+            "exact": {"tier": exact_result.tier, "problems": exact_result.problems},
+            "init": init,
+            "statistical": statistical.problems,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+        print(json.dumps({exercise: result["exercises"][exercise]})[:300], file=sys.stderr, flush=True)
+    return result
+
+
+def table(results: list[dict]) -> str:
+    """The README's Markdown table: caught by the exact tier; caught without it, and by what."""
+    lines = ["| injected change | exact tier | without the exact tier |", "| --- | --- | --- |"]
+    for r in results:
+        exact_hits = [e for e, v in r["exercises"].items() if v["exact"]["tier"] == "exact" and v["exact"]["problems"]]
+        exact_cell = ", ".join(f"`{e}`" for e in exact_hits) or "**not caught**"
+        other = []
+        if r["data"]:
+            other.append("data baseline")
+        init = [e for e, v in r["exercises"].items() if v["init"]]
+        if init:
+            other.append("initial weights (" + ", ".join(f"`{e}`" for e in init) + ")")
+        for e, v in r["exercises"].items():
+            if v["statistical"]:
+                what = sorted({p.split(" (")[0].split(":")[0] for p in v["statistical"]})
+                other.append(f"`{e}` ({', '.join(what)})")
+        lines.append(f"| {r['change']} | {exact_cell} | {'; '.join(other) or '**not caught**'} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    out = Path("/tmp/injections")
+    out.mkdir(exist_ok=True)
+    if argv and argv[0] in ROWS:
+        (out / f"{argv[0]}.json").write_text(json.dumps(judge_row(argv[0]), indent=1, default=str))
+        return 0
+    rows = argv or list(ROWS)
+    for name in rows:
+        if (out / f"{name}.json").exists():
+            continue
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, __file__, name], capture_output=True, text=True)
+        status = "ok" if done.returncode == 0 else f"FAILED rc={done.returncode}: {done.stderr[-2000:]}"
+        print(f"{name}: {status} ({time.perf_counter() - start:.0f} s)", flush=True)
+    results = [json.loads((out / f"{n}.json").read_text()) for n in ROWS if (out / f"{n}.json").exists()]
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main(sys.argv[1:]))
