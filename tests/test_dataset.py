@@ -271,7 +271,7 @@ def test_openml_offline_is_one_line_naming_the_alternatives(tmp_path, offline):
         ds.load_openml(tmp_path)
     text = str(info.value)
     assert "cannot download OpenML dataset hls4ml_lhc_jets_hlf" in text
-    assert "--dataset surrogate" in text and "--dataset PATH" in text and "\n" not in text
+    assert "--dataset=surrogate" in text and "--dataset=PATH" in text and "\n" not in text
 
 
 def test_openml_corrupt_cache_offline_is_a_dataset_error(tmp_path, offline):
