@@ -5,11 +5,13 @@ TensorFlow logs through its own copies of absl straight to file descriptor 2, be
 cuInit`` on a CPU machine, and a ``NodeDef mentions attribute`` error for an attribute the
 running op ignores. None of them is about the harness's run, and they bury the lines that are.
 Only lines that match :data:`NOISE` are dropped; any other error still reaches the user.
+TensorFlow's Python logger gets one filter too: :class:`RetracingAdvice`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -64,3 +66,22 @@ def _forward(read_end: int, target: int) -> None:
                     kept = kept[os.write(target, kept) :]
             except OSError:  # the block ended and gave up waiting: nothing is left to write to
                 return
+
+
+class RetracingAdvice(logging.Filter):
+    """Drops TensorFlow's advice to avoid retracing: the harness retraces by design, not by mistake.
+
+    Every exercise run builds a new model, whose predict function is traced anew, and each side-by-side
+    stack traces its loop for two batch shapes; after five such traces TensorFlow logs the advice on
+    every run. Any other TensorFlow warning passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def drop_retracing_advice() -> None:
+    """Install :class:`RetracingAdvice` on TensorFlow's logger, once per process."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, RetracingAdvice) for f in logger.filters):
+        logger.addFilter(RetracingAdvice())

@@ -23,11 +23,12 @@ from .experiment import Experiment, Profile, Settings, Variant
 from .files import atomic
 from .metrics import LAYERS
 from .prepare import Split, prepare
-from .quiet import tensorflow_noise_filtered
+from .quiet import drop_retracing_advice, tensorflow_noise_filtered
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
 with tensorflow_noise_filtered():  # its start-up banners
     import keras
+drop_retracing_advice()
 
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
 EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
