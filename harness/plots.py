@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .training import TrainingRun
 
 DPI = 100
+#: Multiples of each decade a log axis may label, sparsest first (:func:`_log_ticks`).
+LOG_SUBS = ((1.0,), (1.0, 2.0, 5.0), tuple(range(1, 10)), tuple(x / 2 for x in range(2, 20)))
 #: Where a background efficiency of exactly 0 (no background jet scored above the cut) is drawn on the log axis.
 ROC_FLOOR = 1e-5
 
@@ -171,11 +173,17 @@ def shared_bins(samples: Sequence[np.ndarray], bins: int) -> np.ndarray:
 
 
 def _log_ticks(ax) -> None:
-    """Enough labelled ticks on a log y axis: every decade over 3 or more, 1-2-5 over 1 to 3, each digit below."""
+    """At least four labelled ticks on a log y axis, where its range allows: the sparsest of :data:`LOG_SUBS` that
+    gives them (decades alone over a wide range; 1-2-5, every digit, or half digits over a narrow one)."""
     low, high = ax.get_ylim()
-    decades = math.log10(high / low) if low > 0 and high > low else 3.0
-    subs = (1.0,) if decades >= 3 else (1.0, 2.0, 5.0) if decades >= 1 else tuple(range(1, 10))
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    locator = LogLocator(base=10, subs=LOG_SUBS[0])
+    if 0 < low < high < math.inf:
+        for subs in LOG_SUBS:
+            locator = LogLocator(base=10, subs=subs)
+            ticks = locator.tick_values(low, high)
+            if np.count_nonzero((ticks >= low) & (ticks <= high)) >= 4:
+                break
+    ax.yaxis.set_major_locator(locator)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
