@@ -23,6 +23,8 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os
 _SESSION = pytest.StashKey()
 _STORE = pytest.StashKey()
 _RUN_ID = pytest.StashKey()
+#: pytest reads a bare existing path outside the repository as a test path, before it knows these options.
+EQUALS = "; outside the repository write --option=PATH (with a space pytest takes PATH for a test path)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,10 +34,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         for p in PROFILES.values()
     )
     group.addoption("--profile", default="quick", help=f"data size and epochs: {profiles}; default quick")
-    group.addoption("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
+    group.addoption(
+        "--dataset", default="surrogate", help=f"surrogate (default), openml, or a .csv/.parquet/.npz path{EQUALS}"
+    )
     group.addoption("--seed", type=int, default=0, help="training seed (default 0)")
-    group.addoption("--artifacts-dir", default="artifacts", help="where plots and metrics.json go (default artifacts/)")
-    group.addoption("--baselines-dir", default=None, help="baseline files root (default: the repository's baselines/)")
+    group.addoption(
+        "--artifacts-dir", default="artifacts", help=f"where runs and reports go (default artifacts/){EQUALS}"
+    )
+    group.addoption(
+        "--baselines-dir", default=None, help=f"baselines root (default: the repository's baselines/){EQUALS}"
+    )
     group.addoption(
         "--update-baselines",
         action="store_true",

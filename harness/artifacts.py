@@ -142,9 +142,16 @@ class Comparison:
     """One comparison figure: which exercises, drawn how."""
 
     filename: str
-    title: str
     experiments: tuple[str, ...]
     layer: str | None = None  # set: overlay this layer's weights instead of loss curves
+    heading: str | None = None  # a figure several exercises share: its name
+
+    def title_for(self, ran: Sequence[str]) -> str:
+        """The figure's title, naming only the exercises that were trained."""
+        names = [n for n in self.experiments if n in ran]
+        if self.layer:
+            return f"{self.layer} weights: {' vs '.join(names)}"
+        return f"{self.heading}: {', '.join(names)}" if self.heading else " vs ".join(names)
 
 
 def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
@@ -158,15 +165,14 @@ def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
     plans = []
     for key, names in groups.items():
         if key in experiments:  # an exercise against its references
-            plans.append(Comparison(f"{'_vs_'.join(names)}.png", " vs ".join(names), tuple(names)))
+            plans.append(Comparison(f"{'_vs_'.join(names)}.png", tuple(names)))
         else:  # a named figure shared by several exercises
-            plans.append(Comparison(f"{key}.png", f"{key.replace('_', ' ')}: {', '.join(names)}", tuple(names)))
+            plans.append(Comparison(f"{key}.png", tuple(names), heading=key.replace("_", " ")))
     for exp in experiments.values():
         layers = {e.metric.split(".")[0] for e in exp.expect if e.reference and e.metric.split(".")[0] in LAYERS}
         for layer in sorted(layers):
             names = (*exp.references, exp.name)
-            title = f"{layer} weights: {' vs '.join(names)}"
-            plans.append(Comparison(f"{'_vs_'.join(names)}_{layer}.png", title, names, layer))
+            plans.append(Comparison(f"{'_vs_'.join(names)}_{layer}.png", names, layer))
     return plans
 
 
@@ -185,6 +191,6 @@ def save_comparisons(
         if plan.layer:
             plots.weight_overlay({n: runs[n] for n in ran}, plan.layer, path)
         else:
-            plots.comparison([runs[n] for n in ran], path, plan.title)
+            plots.comparison([runs[n] for n in ran], path, plan.title_for(ran))
         written.append(path)
     return written

@@ -109,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
         "study", help="does each exercise's behaviour hold over many seeds? (trained side by side with its references)"
     )
     _many_seeds(study, "e.g. 60-100 (default 0-39)")
+    study.add_argument(
+        "--plots",
+        type=Path,
+        metavar="DIR",
+        help="also draw every seed's plots and comparison figures into DIR/seed<N>/<dataset>-<profile>/",
+    )
     study.set_defaults(func=_seeds_study)
     same = seeds_commands.add_parser(
         "compare", help="two-sample tests: did two baseline folders' seeds train the same distribution?"
@@ -251,6 +257,10 @@ def _seeds_study(args: argparse.Namespace) -> int:
     settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0])
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
+    if args.plots:
+        from .artifacts import ensure_writable
+
+        ensure_writable(args.plots, "plots directory", "--plots")
     dataset.load(settings.dataset)
 
     from .checks import check_behaviour
@@ -261,7 +271,8 @@ def _seeds_study(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(settings, artifacts_dir=None, experiments=experiments, on_epoch=progress.epoch)
     needed = list(dict.fromkeys(n for e in chosen for n in (*e.references, e.name)))
-    metrics = {name: {run.seed: compute(run) for run in session.runs.many(name, args.seeds)} for name in needed}
+    runs = {name: {run.seed: run for run in session.runs.many(name, args.seeds)} for name in needed}
+    metrics = {name: {seed: compute(run) for seed, run in by_seed.items()} for name, by_seed in runs.items()}
     rows = [("exercise", "expectation", "held", "measured over the seeds")]
     failed = 0
     for experiment in chosen:
@@ -283,8 +294,24 @@ def _seeds_study(args: argparse.Namespace) -> int:
             rows.append((experiment.name, str(expectation), f"{held}/{len(args.seeds)}", measured))
     progress.done()
     print(f"== seed study: {settings.label}, seeds {seed_span(args.seeds)} ({len(args.seeds)}), side by side")
-    print("\n".join(aligned(rows)))
+    print("\n".join(aligned(rows)), flush=True)
+    if args.plots:
+        _draw_study(args.plots, settings, {name: experiments[name] for name in needed}, runs)
     return 1 if failed else 0
+
+
+def _draw_study(root: Path, settings, experiments: Mapping, runs: Mapping[str, Mapping[int, object]]) -> None:
+    """Each seed's plots and comparison figures, laid out as a run's, whatever the seed did."""
+    from .artifacts import plan_comparisons, save_comparisons, save_run
+
+    plans = plan_comparisons(experiments)
+    seeds = next(iter(runs.values())).keys()
+    for seed in seeds:
+        folder = Path(root) / f"seed{seed}"
+        for by_seed in runs.values():
+            save_run(by_seed[seed], folder, settings)
+        save_comparisons(plans, {name: by_seed[seed] for name, by_seed in runs.items()}, folder, settings)
+    print(f"plots: {Path(root) / 'seed<N>' / settings.label}/ for seeds {seed_span(seeds)}")
 
 
 def _effect(expectation, metrics: Mapping[str, float], reference: Mapping[str, float] | None) -> float:

@@ -120,7 +120,7 @@ def _download_openml(cache_dir: Path, parsed: Path) -> Dataset:
     except OSError as exc:  # URLError, HTTPError and socket errors are all OSErrors
         raise DatasetError(
             f"cannot download OpenML dataset {OPENML_NAME} (id {OPENML_ID}): {_reason(exc)}; "
-            "use --dataset surrogate, or --dataset PATH with a local .csv, .parquet or .npz copy"
+            "use --dataset=surrogate, or --dataset=PATH with a local .csv, .parquet or .npz copy"
         ) from None
     except ValueError as exc:  # checksum mismatch or an unparsable cached download
         raise DatasetError(

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from scipy.stats import rankdata
 from sklearn.metrics import auc, confusion_matrix, roc_curve
 
@@ -26,7 +27,11 @@ from .metrics import LAYERS
 if TYPE_CHECKING:
     from .training import TrainingRun
 
-DPI = 80
+DPI = 100
+#: Multiples of each decade a log axis may label, sparsest first (:func:`_log_ticks`).
+LOG_SUBS = ((1.0,), (1.0, 2.0, 5.0), tuple(range(1, 10)), tuple(x / 2 for x in range(2, 20)))
+#: Where a background efficiency of exactly 0 (no background jet scored above the cut) is drawn on the log axis.
+ROC_FLOOR = 1e-5
 
 
 def _closing(draw):
@@ -61,8 +66,9 @@ def history(run: TrainingRun, path: Path) -> None:
 
 @_closing
 def weights(run: TrainingRun, path: Path) -> None:
-    """Histogram of each layer's kernel (the notebook's ``distribution_weights``)."""
-    fig, axes = plt.subplots(1, len(LAYERS), figsize=(4 * len(LAYERS), 3.5))
+    """Histogram of each layer's kernel (the notebook's ``distribution_weights``), two by two: readable at its size."""
+    fig, axes = plt.subplots(2, math.ceil(len(LAYERS) / 2), figsize=(9, 7), squeeze=False)
+    axes = axes.ravel()
     for ax, layer in zip(axes, LAYERS, strict=True):
         finite = _finite(run.kernels[layer])
         if finite.size:
@@ -70,7 +76,8 @@ def weights(run: TrainingRun, path: Path) -> None:
         else:
             ax.text(0.5, 0.5, "no finite weights", ha="center", transform=ax.transAxes)
         ax.set(title=f"{layer} (std {np.std(finite) if finite.size else np.nan:.3g})", xlabel="weight")
-    axes[0].set_ylabel("count")
+    for ax in axes[:: axes.size // 2]:
+        ax.set_ylabel("count")
     fig.suptitle(f"{run.experiment}: weight distributions")
     _save(fig, path)
 
@@ -106,11 +113,13 @@ def roc(run: TrainingRun, path: Path) -> None:
                 continue
             # A ROC depends on the scores' order alone: ranks keep it exact and cannot overflow.
             fpr, tpr, _ = roc_curve(truth, rankdata(scores[:, k]))
-            ax.plot(tpr, np.clip(fpr, 1e-5, None), label=f"{name}, AUC = {auc(fpr, tpr) * 100:.1f}%")
+            ax.plot(tpr, np.clip(fpr, ROC_FLOOR, None), label=f"{name}, AUC = {auc(fpr, tpr) * 100:.1f}%")
         ax.set_yscale("log")
+        _log_ticks(ax)
         if ax.lines:
             ax.legend(loc="lower right")
-    ax.set(xlabel="signal efficiency", ylabel="background efficiency", title=f"{run.experiment}: ROC")
+    ylabel = f"background efficiency (0 drawn at {ROC_FLOOR:g})"
+    ax.set(xlabel="signal efficiency", ylabel=ylabel, title=f"{run.experiment}: ROC")
     ax.grid(True, alpha=0.3)
     _save(fig, path)
 
@@ -132,20 +141,51 @@ def comparison(runs: Sequence[TrainingRun], path: Path, title: str) -> None:
 @_closing
 def weight_overlay(runs: Mapping[str, TrainingRun], layer: str, path: Path) -> None:
     """One layer's weight histogram for several exercises, overlaid (e.g. fc1 with and without L1)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    drawn = []
-    for name, run in runs.items():
-        finite = _finite(run.kernels[layer])
-        if finite.size:
-            ax.hist(finite, bins=80, histtype="step", linewidth=1.5, label=name)
-            drawn.append(finite)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    finite = {name: _finite(run.kernels[layer]) for name, run in runs.items()}
+    drawn = {name: w for name, w in finite.items() if w.size}
+    edges = shared_bins(list(drawn.values()), 80)
+    for name, w in drawn.items():
+        ax.hist(w, bins=edges, histtype="step", linewidth=1.5, label=name)
     ax.set(xlabel=f"{layer} weight", ylabel="count", title=f"{layer} weights")
     if drawn:
         ax.set_yscale("log")  # a histogram of finite weights has at least one positive count
+        _log_ticks(ax)
         ax.legend()
     else:
         ax.text(0.5, 0.5, "no finite weights", ha="center", transform=ax.transAxes)
     _save(fig, path)
+
+
+def shared_bins(samples: Sequence[np.ndarray], bins: int) -> np.ndarray:
+    """One set of bin edges over every sample: overlaid histograms are comparable only with the same bins.
+
+    Interpolated as ``lo·(1 − t) + hi·t``, so that edges between float64's extremes do not overflow.
+    """
+    values = [w for w in samples if w.size]
+    if not values:
+        return np.linspace(-0.5, 0.5, bins + 1)
+    lo, hi = min(float(w.min()) for w in values), max(float(w.max()) for w in values)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    t = np.linspace(0.0, 1.0, bins + 1)
+    return lo * (1 - t) + hi * t
+
+
+def _log_ticks(ax) -> None:
+    """At least four labelled ticks on a log y axis, where its range allows: the sparsest of :data:`LOG_SUBS` that
+    gives them (decades alone over a wide range; 1-2-5, every digit, or half digits over a narrow one)."""
+    low, high = ax.get_ylim()
+    locator = LogLocator(base=10, subs=LOG_SUBS[0])
+    if 0 < low < high < math.inf:
+        for subs in LOG_SUBS:
+            locator = LogLocator(base=10, subs=subs)
+            ticks = locator.tick_values(low, high)
+            if np.count_nonzero((ticks >= low) & (ticks <= high)) >= 4:
+                break
+    ax.yaxis.set_major_locator(locator)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _finite(w: np.ndarray) -> np.ndarray:
@@ -158,6 +198,7 @@ def _log_if_positive(ax, values: Sequence[float]) -> None:
     """A log axis where there is something to put on one; a linear one for empty, zero or non-finite curves."""
     if any(math.isfinite(v) and v > 0 for v in values):
         ax.set_yscale("log", nonpositive="mask")
+        _log_ticks(ax)
 
 
 def _curve(ax, values: Sequence[float], label: str, style: str, color: str | None = None) -> None:
@@ -182,15 +223,18 @@ def _save(fig, path: Path) -> None:
 
 
 @_closing
-def band(curves: Mapping[str, tuple[Sequence[float], tuple]], out, title: str) -> None:
-    """Each observed loss curve over its baseline's per-epoch mean and prediction band."""
+def band(
+    curves: Mapping[str, tuple[Sequence[float], tuple]], out, title: str, labels: Mapping[str, str] | None = None
+) -> None:
+    """Each observed loss curve over its baseline's per-epoch mean and prediction band; ``labels`` name the axes."""
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.8), squeeze=False)
     for ax, (name, (observed, (mean, low, high))) in zip(axes[0], curves.items(), strict=True):
         epochs = np.arange(1, len(mean) + 1)
         ax.fill_between(epochs, low, high, color="C0", alpha=0.25, label="baseline interval")
         ax.plot(epochs, mean, "--", color="C0", label="baseline mean")
         ax.plot(np.arange(1, len(observed) + 1), observed, color="C3", label="this run")
-        ax.set(xlabel="epoch", ylabel=name, title=name)
+        label = (labels or {}).get(name, name)
+        ax.set(xlabel="epoch", ylabel=label, title=label)
         ax.legend()
     fig.suptitle(title)
     _save(fig, out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -29,8 +28,11 @@ PLOTS: tuple[tuple[str, str], ...] = (
     ("history.png", "loss and accuracy"),
     ("weights.png", "weight distributions"),
     ("confusion.png", "normalized confusion"),
-    ("roc.png", "ROC"),
+    ("roc.png", "ROC (a background efficiency of 0, no background jet above the cut, is drawn at the axis floor)"),
 )
+#: The loss curves drawn over their baseline's band, saved beside the run's other plots.
+BAND_PNG = "baseline_band.png"
+CURVE_NAMES = {"loss": "training loss", "val_loss": "validation loss"}
 
 
 @dataclass
@@ -193,16 +195,19 @@ th:first-child, td:first-child { text-align: left; }
 .noise { background: #fff1c2; } .deviates { background: #ffd9a8; }
 .none, .missing, .not-run, .not-asserted { background: #f3f3f3; color: #666; }
 .small { color: #666; font-size: 0.85em; }
-figure { display: inline-block; margin: 0.5em; } figure img { max-width: 520px; border: 1px solid #ddd; }
+figure { display: inline-block; margin: 0.5em; max-width: 100%; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
 section { border-top: 2px solid #ddd; margin-top: 2em; }
 """
 
-#: Sets data-images-loaded="loaded/total" on <body> once the page has loaded: what a browser test reads.
+#: Sets data-images-loaded="loaded/total" and data-images-shrunk (the images drawn smaller than their own
+#: size) on <body> once the page has loaded: what a browser test reads.
 SCRIPT = """
 window.addEventListener("load", () => {
   const imgs = [...document.images];
   const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
   document.body.dataset.imagesLoaded = ok + "/" + imgs.length;
+  document.body.dataset.imagesShrunk = imgs.filter(i => i.width < i.naturalWidth).map(i => i.alt).join("; ");
 });
 """
 
@@ -222,7 +227,7 @@ def render_html(reports: Sequence[ExerciseReport], session: Mapping, run_dir: Pa
     plans = [p for p in plan_comparisons(experiments) if (run_dir / "compare" / p.filename).exists()]
     if plans:
         parts.append("<h2>The exercises' questions</h2>")
-        parts += [_figure(run_dir / "compare" / plan.filename, plan.title) for plan in plans]
+        parts += [_figure(run_dir / "compare" / p.filename, p.title_for([*experiments])) for p in plans]
     for report in reports:
         parts.append(_exercise_section(report))
     parts.append("</body></html>")
@@ -283,9 +288,9 @@ def _exercise_section(report: ExerciseReport) -> str:
             f"<tr><td>{_e(name)}</td>{_metric_cell(cell)}</tr>" for name, cell in report.cells.items() if cell.stored
         )
         parts.append(f'<table class="details"><tr><th>metric</th><th>this run / stored seeds</th></tr>{rows}</table>')
-        band = _band_png(report)
+        band = _band_figure(report)
         if band:
-            parts.append(_figure_data(band, "validation loss over the baseline band"))
+            parts.append(_figure(*band))
     parts += [_figure(report.folder / name, caption) for name, caption in PLOTS if (report.folder / name).exists()]
     parts.append("</section>")
     return "\n".join(parts)
@@ -315,8 +320,8 @@ def _verdict_html(report: ExerciseReport) -> str:
     )
 
 
-def _band_png(report: ExerciseReport) -> bytes | None:
-    """This run's loss curves drawn over the baseline's per-epoch prediction band."""
+def _band_figure(report: ExerciseReport) -> tuple[Path, str] | None:
+    """This run's loss curves drawn over the baseline's per-epoch prediction band, as a file and its caption."""
     from .plots import band
 
     curves = {}
@@ -327,9 +332,9 @@ def _band_png(report: ExerciseReport) -> bytes | None:
             curves[name] = (observed, stored)
     if not curves:
         return None
-    buffer = io.BytesIO()
-    band(curves, buffer, title=f"{report.experiment.name}: this run vs baseline")
-    return buffer.getvalue()
+    path = report.folder / BAND_PNG
+    band(curves, path, title=f"{report.experiment.name}: this run vs baseline", labels=CURVE_NAMES)
+    return path, f"{' and '.join(CURVE_NAMES.get(n, n) for n in curves)} over the baseline band"
 
 
 def _figure(path: Path, caption: str) -> str:

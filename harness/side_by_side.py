@@ -24,7 +24,6 @@ trains one seed at a time through :func:`harness.training.train`.
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -179,14 +178,6 @@ def _median_logs(logs: dict[str, list[float]], diverged: list[int | None]) -> di
     return {key: float(np.median([values[i] for i in alive])) for key, values in logs.items()}
 
 
-class _OncePerStack(logging.Filter):
-    """Each stack traces its loop for two shapes (full batches, the last partial one) by design: TensorFlow's
-    advice to avoid retracing, logged once several stacks have been built, does not apply."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
 class _Stack:
     """K copies of the notebook's MLP as stacked variables, trained by one compiled TensorFlow loop."""
 
@@ -194,8 +185,6 @@ class _Stack:
         import keras
         import tensorflow as tf
 
-        if not any(isinstance(f, _OncePerStack) for f in tf.get_logger().filters):
-            tf.get_logger().addFilter(_OncePerStack())
         self.k = next(iter(kernels.values())).shape[0]
         self.batch = batch
         self.kernel_vars = [keras.Variable(kernels[layer], name=f"{layer}_kernel") for layer in LAYERS]

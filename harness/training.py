@@ -17,16 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
-
-import keras
-
 from . import dataset as datasets
 from .errors import ConfigError
 from .experiment import Experiment, Profile, Settings, Variant
 from .files import atomic
 from .metrics import LAYERS
 from .prepare import Split, prepare
+from .quiet import drop_retracing_advice, tensorflow_noise_filtered
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
+with tensorflow_noise_filtered():  # its start-up banners
+    import keras
+drop_retracing_advice()
 
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
 EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
@@ -257,7 +259,9 @@ class Runs:
 
     def _train(self, name: str, seed: int) -> TrainingRun:
         experiment = self.experiments[name]
-        run = train(experiment, self.split(experiment.variant.scaled), self.settings.profile, seed, self.on_epoch)
+        split = self.split(experiment.variant.scaled)
+        with tensorflow_noise_filtered():  # cuInit on a machine without a GPU; an ignored NodeDef attribute
+            run = train(experiment, split, self.settings.profile, seed, self.on_epoch)
         if self.on_run:
             self.on_run(run)
         return run
@@ -286,7 +290,8 @@ class Runs:
 
         experiment = self.experiments[name]
         split = self.split(experiment.variant.scaled)
-        return train_seeds(experiment, split, self.settings.profile, seeds, self.on_epoch, chunk=self.chunk)
+        with tensorflow_noise_filtered():
+            return train_seeds(experiment, split, self.settings.profile, seeds, self.on_epoch, chunk=self.chunk)
 
     def split(self, scaled: bool) -> Split:
         if scaled not in self._splits:

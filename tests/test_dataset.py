@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import time
 from pathlib import Path
 
@@ -271,7 +272,7 @@ def test_openml_offline_is_one_line_naming_the_alternatives(tmp_path, offline):
         ds.load_openml(tmp_path)
     text = str(info.value)
     assert "cannot download OpenML dataset hls4ml_lhc_jets_hlf" in text
-    assert "--dataset surrogate" in text and "--dataset PATH" in text and "\n" not in text
+    assert "--dataset=surrogate" in text and "--dataset=PATH" in text and "\n" not in text
 
 
 def test_openml_corrupt_cache_offline_is_a_dataset_error(tmp_path, offline):
@@ -282,3 +283,45 @@ def test_openml_corrupt_cache_offline_is_a_dataset_error(tmp_path, offline):
     with pytest.raises(DatasetError, match="cannot download OpenML dataset"):
         ds.load_openml(tmp_path)
     assert not (tmp_path / f"{ds.OPENML_NAME}.npz").exists(), "nothing half-parsed is cached"
+
+
+def own_data_section() -> str:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = text.index("### For your own data")
+    return text[start : text.index("\n## ", start)]
+
+
+def test_the_readme_names_the_columns_and_labels_the_loader_reads(tmp_path):
+    """A user builds a file from the README alone: its column list and label encodings must load."""
+    section = own_data_section()
+    columns = re.findall(r"`(j_\w+)`", section)
+    assert tuple(columns) == ds.FEATURES
+    frame = jets(50)[["class", *reversed(columns)]].assign(note="ignored")  # any order, extra columns
+    frame.to_csv(tmp_path / "strings.csv", index=False)
+    expected = jets(50)[list(ds.FEATURES)].to_numpy(np.float32)
+    assert np.array_equal(ds.load_file(tmp_path / "strings.csv").X, expected)
+    assert "the integers\n  0–4 as indices into that order (0 = `g`, 4 = `z`)" in section
+    frame["class"] = np.arange(50) % 5
+    frame.to_csv(tmp_path / "integers.csv", index=False)
+    assert list(ds.load_file(tmp_path / "integers.csv").y[:5]) == ["g", "q", "t", "w", "z"]
+
+
+def test_the_readme_quotes_the_missing_baseline_message_the_harness_prints():
+    from harness.experiment import Settings
+    from harness.session import Session
+
+    session = Session(Settings(dataset="/data/jets.csv"), artifacts_dir=None)
+    assert session.settings.label == "jets-quick" and "`baselines/jets-quick/`" in own_data_section()
+    fix = session.update_command("sgd")
+    quoted = f"`…/baselines/jets-quick/sgd.json: no baseline; create or update it with: {fix}`"
+    assert quoted in own_data_section()
+
+
+def test_tox_quotes_the_times_the_readme_measured():
+    """One measured number per job, the same in both places (tox once said 45 minutes for a 191 s run)."""
+    root = Path(__file__).resolve().parent.parent
+    readme = root / "README.md"
+    quoted = re.findall(r"(\d[\d.]* (?:s|min \d+ s|minutes)) on 2 cores", (root / "tox.ini").read_text())
+    quoted += re.findall(r"quick (\d+ min \d+ s)", (root / "tox.ini").read_text())
+    assert set(quoted) == {"191 s", "61 minutes", "5 min 54 s"}
+    assert all(q in readme.read_text() for q in quoted)

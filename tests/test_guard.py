@@ -133,14 +133,14 @@ def test_an_invariant_that_moved_is_a_regression_without_statistics():
 
 
 def test_lr_0_1_always_diverging_is_caught_by_the_state_shares():
-    """The quick baseline's lr = 0.1 split (16 diverged, 27 dead, 37 learning of 80): 13 fresh seeds all diverge."""
+    """The quick baseline's lr = 0.1 split (16 diverged, 27 dead, 37 learning of 80): 22 fresh seeds all diverge."""
     stored = [learning(0.2, loss=math.nan, epochs=1.0)] * 16 + [
         learning(0.2, loss=math.log(5), val_loss=math.log(5))
     ] * 27
     stored += [learning(0.35)] * 37
-    assert guard.fresh_count(stored) == 13
-    fresh = [learning(0.2, loss=math.nan, epochs=1.0)] * 13
-    verdict = guard.judge(stored, fresh, range(80, 93), guard.per_test_alpha(6))
+    assert guard.fresh_count(stored) == 22
+    fresh = [learning(0.2, loss=math.nan, epochs=1.0)] * 22
+    verdict = guard.judge(stored, fresh, range(80, 102), guard.per_test_alpha(6))
     assert [t.name for t in verdict.tests if t.rejected] == ["diverged/dead/learning"]
 
 

@@ -17,20 +17,25 @@ pytestmark = pytest.mark.training
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A copy of this repository's conftest and exercise tests in an empty folder."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A copy of this repository's conftest and exercise tests in an empty folder.
+
+    A pytest it runs in a subprocess imports this checkout's ``harness``, not an installed copy.
+    """
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
     pytester.makeconftest((ROOT / "conftest.py").read_text())
     # Its own module name: the outer session may have imported tests/test_exercises.py already.
     pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
     return pytester
 
 
-def run(project: pytest.Pytester, *extra: str) -> pytest.RunResult:
+def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pytest.RunResult:
     base = project.path
     select = () if "-k" in extra else ("-k", "test_baseline and sgd")
     options = ["--profile", "smoke", "-p", "no:cacheprovider", *select]
     options += ["--baselines-dir", str(base / "baselines"), "--artifacts-dir", str(base / "artifacts")]
-    return project.runpytest(*options, *extra)
+    runner = project.runpytest_subprocess if subprocess else project.runpytest
+    return runner(*options, *extra)
 
 
 def test_missing_then_update_then_pass_then_drift(project):
@@ -131,7 +136,10 @@ def test_xdist_shares_runs_between_workers_and_matches_serial(project):
             n: json.loads((artifacts / n / "metrics.json").read_text())["metrics"] for n in ("sgd", "adam", "scaled")
         }
 
-    parallel = run(project, *select, "-n", "2")
+    # In a process of its own: pytest-xdist gives its workers the sys.path their controller started with,
+    # which in this process lacks this checkout (the copied conftest.py is elsewhere), so they imported an
+    # installed copy's harness.
+    parallel = run(project, *select, "-n", "2", subprocess=True)
     parallel.stdout.fnmatch_lines(["jet-harness: 3 training runs shared between workers, each once"])
     drawn_by_controller = artifacts / "compare" / "sgd_vs_adam.png"
     assert drawn_by_controller.exists(), "the controller draws comparisons from the workers' runs"

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import yaml
 
-from harness import artifacts, baseline, guard, report
+from harness import artifacts, baseline, guard, plots, report
 from harness.experiment import PROFILES, Settings, registry
 from harness.metrics import LAYERS, compute
 
@@ -122,7 +123,9 @@ def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
     judged(run_dir, "adam", rejected=True)
     page = write_report(run_dir)[0].read_text()
     adam = page[page.index('<section id="adam">') :]
-    assert 'alt="validation loss over the baseline band"' in adam
+    assert 'alt="training loss and validation loss over the baseline band"' in adam
+    band = run_dir / RUN / SETTINGS.label / "adam" / report.BAND_PNG
+    assert band.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the band figure is an artifact like the others"
 
 
 def test_report_command_rewrites_pages_from_files(run_dir, capsys):
@@ -170,7 +173,8 @@ def test_report_renders_in_a_browser_with_every_image_loaded(run_dir, tmp_path):
     browser = chromium()
     profile = tmp_path / "chromium-profile"
     dom = subprocess.run(
-        [browser, *HEADLESS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+        [browser, *HEADLESS, f"--user-data-dir={profile}", "--virtual-time-budget=5000",
+         "--window-size=1280,900", "--dump-dom",
          html_path.as_uri()],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -178,6 +182,8 @@ def test_report_renders_in_a_browser_with_every_image_loaded(run_dir, tmp_path):
     assert images, dom.stderr[-2000:]
     loaded, total = map(int, images.groups())
     assert loaded == total >= 11
+    shrunk = re.search(r'data-images-shrunk="([^"]*)"', dom.stdout).group(1)
+    assert shrunk == "", f"figures drawn smaller than their own size (unreadable text): {shrunk}"
     assert len(re.findall(r'<tr class="exercise">', dom.stdout)) == 2
     shot = tmp_path / "report.png"
     subprocess.run(
@@ -201,3 +207,83 @@ def test_example_workflow_installs_runs_uploads_and_summarizes():
 
 def test_layers_in_report_columns_exist():
     assert all(c.split(".")[0] in (*LAYERS, "accuracy", "val_loss") for c in report.COLUMNS)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """What each figure the plots module saves shows: per axes its title, y label and labelled y ticks."""
+    drawn = []
+    save = plots._save
+
+    def record(fig, path):
+        fig.canvas.draw()
+        axes = []
+        for ax in fig.axes:
+            low, high = sorted(ax.get_ylim())
+            ticks = [
+                t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True) if low <= v <= high
+            ]
+            axes.append({"title": ax.get_title(), "ylabel": ax.get_ylabel(), "scale": ax.get_yscale(), "ticks": ticks})
+        drawn.append(axes)
+        save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", record)
+    return drawn
+
+
+def test_log_axes_have_labelled_ticks_and_titles_name_only_what_was_trained(tmp_path, figures):
+    """A loss between 0.7 and 1.5 spans less than a decade: a log axis labels more than one tick there."""
+    runs = {name: fake_run(name, 0.5) for name in ("sgd", "lr_0.1")}
+    written = artifacts.save_comparisons(artifacts.plan_comparisons(registry()), runs, tmp_path, SETTINGS)
+    assert [p.name for p in written] == ["learning_rates.png", "sgd_vs_lr_0.1_fc1.png"]
+    curves, overlay = figures
+    titles = [ax["title"] for ax in curves]
+    assert titles == ["learning rates: sgd, lr_0.1: validation loss", "learning rates: sgd, lr_0.1: training loss"]
+    assert overlay[0]["title"] == "fc1 weights"
+    for ax in [*curves, *overlay]:
+        assert ax["scale"] == "log" and len([t for t in ax["ticks"] if t]) >= 4, ax
+
+
+def test_overlaid_weight_histograms_share_their_bins(monkeypatch):
+    """Bars of one width for both runs: otherwise their heights are not comparable."""
+    import matplotlib.axes
+
+    edges = []
+    hist = matplotlib.axes.Axes.hist
+
+    def spy(self, *args, **kwargs):
+        result = hist(self, *args, **kwargs)
+        edges.append(result[1])
+        return result
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "hist", spy)
+    runs = {"sgd": fake_run("sgd", 0.5), "l1": fake_run("l1", 0.5)}
+    runs["l1"].kernels["fc1"] = runs["l1"].kernels["fc1"] * 0.05  # L1 pulls fc1 towards zero
+    plots.weight_overlay(runs, "fc1", Path(os.devnull))
+    assert len(edges) == 2 and np.array_equal(edges[0], edges[1])
+    assert edges[0][0] <= min(r.kernels["fc1"].min() for r in runs.values())
+
+
+def test_the_roc_says_where_a_zero_background_efficiency_is_drawn(run_dir, figures):
+    plots.roc(fake_run("sgd", 0.3), Path(os.devnull))
+    assert figures[0][0]["ylabel"] == f"background efficiency (0 drawn at {plots.ROC_FLOOR:g})"
+    assert "is drawn at the axis floor" in write_report(run_dir)[0].read_text()
+
+
+def test_the_recorded_commit_is_marked_dirty_when_a_tracked_file_changed(tmp_path):
+    """A report from modified code must not claim to be from the commit it started from."""
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(tmp_path / "c")], check=True, timeout=60)
+    code = "from harness.environment import commit; print(commit())"
+
+    def commit() -> str:
+        env = {**os.environ, "PYTHONPATH": str(tmp_path / "c")}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path / "c", timeout=60
+        )
+        return done.stdout.strip()
+
+    clean = commit()
+    assert re.fullmatch(r"[0-9a-f]{7,}", clean), clean
+    with open(tmp_path / "c" / "README.md", "a") as readme:
+        readme.write("changed\n")
+    assert commit() == f"{clean}+dirty"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from subprocess_cli import harness
 
-from harness import baseline, equivalence
+from harness import artifacts, baseline, equivalence
 from harness.errors import BaselineError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,6 +179,19 @@ def test_a_seed_study_trains_the_references_side_by_side_and_counts_who_held(tmp
     assert rows == ["l1", "l1", "lr_0.1", "lr_0.1"]
     assert "fc1.std < 0.5 × sgd" in lines[2] and "/3" in lines[2] and "fc1.std / sgd's" in lines[2]
     assert "accuracy − sgd's" in lines[5]
+
+
+@pytest.mark.training
+def test_a_seed_study_draws_every_seeds_plots_when_asked(tmp_path):
+    """Seed 5 of lr_0.1 overflows to NaN on the smoke profile here: its plots are drawn like any other's."""
+    done = harness("seeds", "study", "lr_0.1", "--seeds=4-5", "--profile=smoke", "--plots=plots", cwd=tmp_path)
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.splitlines()[-1] == "plots: plots/seed<N>/surrogate-smoke/ for seeds 4-5"
+    for seed in (4, 5):
+        folder = tmp_path / "plots" / f"seed{seed}" / "surrogate-smoke"
+        for name in ("sgd", "lr_0.1"):
+            assert {p.name for p in (folder / name).iterdir()} == {*artifacts.RUN_PLOTS, "metrics.json"}
+        assert {p.name for p in (folder / "compare").iterdir()} == {"learning_rates.png", "sgd_vs_lr_0.1_fc1.png"}
 
 
 def test_shards_with_different_curves_or_a_short_curve_are_refused(tmp_path):

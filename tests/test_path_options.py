@@ -1,0 +1,42 @@
+"""Path options outside the repository: the ``--option=PATH`` form works, and it is the form we tell users to type."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PATH_OPTIONS = ("--dataset", "--artifacts-dir", "--baselines-dir")
+#: A pytest command line in a README code span: ``pytest ...``.
+COMMAND = re.compile(r"`(pytest [^`]*)`")
+
+
+def test_every_pytest_command_in_the_readme_joins_path_options_with_equals():
+    """A pasted ``pytest --dataset /data/jets.csv`` fails before this project's options exist."""
+    commands = COMMAND.findall((ROOT / "README.md").read_text())
+    assert len(commands) > 10
+    spaced = [c for c in commands if re.search(rf"({'|'.join(PATH_OPTIONS)}) +[^-\s]", c)]
+    assert spaced == []
+
+
+def test_a_path_outside_the_repository_works_with_equals_and_the_space_form_fails_as_documented(tmp_path):
+    script = Path(sysconfig.get_path("scripts")) / "pytest"
+    if not script.exists():
+        pytest.skip(f"no pytest script at {script}")
+    data = tmp_path / "jets.csv"
+    data.write_text("class\n")
+
+    def collect(*options: str) -> subprocess.CompletedProcess:
+        command = [str(script), "--collect-only", "-q", "-p", "no:cacheprovider", *options]  # no test path: pytest
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    joined = collect(f"--dataset={data}", f"--baselines-dir={tmp_path}")
+    assert joined.returncode == 0, joined.stdout[-2000:] + joined.stderr[-2000:]
+    assert "test_baseline[sgd]" in joined.stdout
+    spaced = collect("--dataset", str(data))
+    assert spaced.returncode == 4 and "unrecognized arguments: --dataset" in spaced.stderr
+    assert "fails with `unrecognized arguments: --dataset`" in (ROOT / "README.md").read_text()
