@@ -111,23 +111,35 @@ def find(records: Sequence[Record], environment: Mapping[str, str], seed: int) -
 
 
 def check(
-    records: Sequence[Record], environment: Mapping[str, str], seed: int, run: RunLike, metrics: Mapping[str, float]
+    records: Sequence[Record],
+    environment: Mapping[str, str],
+    seed: int,
+    run: RunLike,
+    metrics: Mapping[str, float],
+    pinned: Sequence[str] = (),
 ) -> Verdict:
-    """Compare one run with the exact record of its environment and seed, if there is one."""
+    """Compare one run with the exact record of its environment and seed; a difference lists the
+    ``pinned`` metrics that moved first, then the others, :data:`SHOWN` lines at most."""
     record, why = find(records, environment, seed)
     if record is None:
         return Verdict(False, why)
     recorded_digest, recorded = record.seeds[seed]
     if digest(run) == recorded_digest:
         return Verdict(True, why)
+    changed = [name for name in recorded if not _same(recorded[name], metrics.get(name, math.nan))]
+    first = sorted(changed, key=lambda name: (name not in pinned, name))
     moved = [
-        f"{name}: recorded {recorded[name]:.17g}, now {metrics.get(name, math.nan):.17g}"
-        for name in sorted(recorded)
-        if not _same(recorded[name], metrics.get(name, math.nan))
+        f"{name}: recorded {recorded[name]:.17g}, now {metrics.get(name, math.nan):.17g}" for name in first[:SHOWN]
     ]
+    if len(changed) > SHOWN:
+        moved.append(f"… and {len(changed) - SHOWN} more of the {len(recorded)} recorded metrics")
     if not moved:
         moved = ["every recorded metric is unchanged, but the weights, predictions or history differ in their bits"]
     return Verdict(True, f"seed {seed} no longer reproduces its exact record (commit {record.commit})", tuple(moved))
+
+
+#: Lines a failed exact check shows: enough to see what moved, short enough to read.
+SHOWN = 8
 
 
 def _same(a: float, b: float) -> bool:

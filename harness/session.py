@@ -114,7 +114,12 @@ class Session:
         notes: list[str] = []
         if self.tier == "auto":
             verdict = exact.check(
-                stored.exact, environment.fingerprint(), self.settings.seed, self.run(name), self.metrics(name)
+                stored.exact,
+                environment.fingerprint(),
+                self.settings.seed,
+                self.run(name),
+                self.metrics(name),
+                pinned=tuple(stored.metrics),
             )
             if verdict.applies:
                 return self._judged(
@@ -290,9 +295,8 @@ class Session:
                 record = json.loads(path.read_text())
             except (OSError, ValueError):
                 continue
-            notes.update(
-                dict.fromkeys(str(n) for n in record.get("notes", []) if not str(n).startswith("bit-identical"))
-            )
+            if record.get("tier") == "statistical":  # an exact verdict says all it has to say in its test
+                notes.update(dict.fromkeys(str(n) for n in record.get("notes", [])))
         return list(notes)
 
     @property

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import pytest
 
+from harness.baseline import seed_span
 from harness.checks import failure_report
 from harness.errors import BaselineError
 from harness.experiment import registry
@@ -78,7 +79,8 @@ def test_baseline(experiment, harness_session, update_baselines, request):
             record = harness_session.update_command(experiment.name, exact_only=True)
             fix = f"If intended, re-record with: {record} (check it with --tier statistical first), or {fix}"
         else:
-            header = f"{experiment.name}: fresh seeds train differently from the baseline {result.path}:"
+            fresh = seed_span(result.verdict.get("seeds", []))
+            header = f"{experiment.name}: fresh seeds ({fresh}) train differently from the baseline {result.path}:"
             fix = f"If the change is intended, {fix}"
         fail(header, [*result.problems, *result.notes], fix)
 

@@ -190,3 +190,12 @@ def test_the_exact_tier_says_why_it_does_not_apply_and_what_moved_when_it_does()
     assert exact.check([record], ENV, 0, FakeRun(), {"accuracy": 0.7}).passed
     moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), {"accuracy": 0.71})
     assert moved.applies and moved.problems == ("accuracy: recorded 0.69999999999999996, now 0.70999999999999996",)
+
+
+def test_a_failed_exact_check_shows_the_pinned_metrics_first_and_stays_short():
+    recorded = {f"m{i:02d}": float(i) for i in range(20)}
+    record = exact.record(ENV, {0: (FakeRun(), recorded)}, "abc")
+    now = {name: value + 1 for name, value in recorded.items()}
+    moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), now, pinned=("m19",)).problems
+    assert moved[0].startswith("m19: recorded 19") and len(moved) == exact.SHOWN + 1
+    assert moved[-1] == f"… and {20 - exact.SHOWN} more of the 20 recorded metrics"

@@ -80,7 +80,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
-            f"*sgd: fresh seeds train differently from the baseline {baseline_file}:*",
+            f"*sgd: fresh seeds (40-49) train differently from the baseline {baseline_file}:*",
             "*accuracy (learning seeds): fresh median * vs stored median 0.99* (p = *, flagged at ≤ *",
             f"*If the change is intended, create or update it with: {update}",
         ]
