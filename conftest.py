@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from harness import backend
 from harness.errors import HarnessError
 from harness.experiment import PROFILES
 
@@ -33,6 +34,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--profile", default="quick", help=f"data size and epochs: {profiles}; default quick")
     group.addoption("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
     group.addoption("--seed", type=int, default=0, help="training seed (default 0)")
+    group.addoption(
+        "--backend",
+        default=None,
+        help=f"Keras backend: {', '.join(backend.BACKENDS)} (default: $KERAS_BACKEND, else {backend.DEFAULT})",
+    )
     group.addoption("--artifacts-dir", default="artifacts", help="where plots and metrics.json go (default artifacts/)")
     group.addoption("--baselines-dir", default=None, help="baseline files root (default: the repository's baselines/)")
     group.addoption(
@@ -54,6 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("filterwarnings", "always::harness.baseline.SeedNoise")
     if config.getoption("baseline_seeds") < 2:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
+    try:  # before any test module imports Keras, which reads KERAS_BACKEND once; xdist workers inherit it
+        backend.use(config.getoption("backend"))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"jet-harness: {exc}") from None
     worker = getattr(config, "workerinput", None)
     if worker is not None:  # a pytest-xdist worker: use the controller's shared run store and run id
         config.stash[_STORE] = Path(worker["jet_harness_store"])

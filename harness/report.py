@@ -106,7 +106,9 @@ def collect(
         experiment = experiments[name]
         outcomes = None
         if all(ref in metrics for ref in experiment.references):
-            outcomes = check_behaviour(experiment, metrics[name], {r: metrics[r] for r in experiment.references})
+            references = {r: metrics[r] for r in experiment.references}
+            # runs recorded before the backend was a setting trained on TensorFlow
+            outcomes = check_behaviour(experiment, metrics[name], references, record.get("backend", "tensorflow"))
         stored, error = None, None
         try:
             stored = baselines.load(baselines.path_for(baselines_dir, label, name))
@@ -238,7 +240,7 @@ def render_html(reports: Sequence[ExerciseReport], session: Mapping, run_dir: Pa
 
 
 def _session_table(session: Mapping) -> str:
-    rows = [(k, session[k]) for k in ("dataset", "profile", "seed", "device", "generated") if k in session]
+    rows = [(k, session[k]) for k in ("dataset", "profile", "seed", "backend", "device", "generated") if k in session]
     env = session.get("environment", {})
     rows += [(k, v) for k, v in env.items()]
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -345,7 +347,9 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         "not run": "⚪ not run",
         "not asserted": "⚪ not asserted",
     }
-    setting = ", ".join(f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "device") if k in session)
+    setting = ", ".join(
+        f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "backend", "device") if k in session
+    )
     lines = [f"## jet-harness: {session.get('label', 'report')}", "", setting, ""]
     lines.append("| exercise | behaviour | baseline | " + " | ".join(COLUMNS) + " |")
     lines.append("|---" * (3 + len(COLUMNS)) + "|")

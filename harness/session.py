@@ -82,7 +82,7 @@ class Session:
         """Train ``name`` and its references with the session seed and evaluate its expectations."""
         experiment = self.experiments[name]
         references = {ref: self.metrics(ref) for ref in experiment.references}
-        return check_behaviour(experiment, self.metrics(name), references)
+        return check_behaviour(experiment, self.metrics(name), references, self.settings.backend)
 
     def baseline_path(self, name: str) -> Path:
         return baseline.path_for(self.baselines_dir, self.settings.label, name)
