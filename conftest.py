@@ -194,6 +194,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_sep("-", f"jet-harness: {session.settings.label}, seed {session.settings.seed}")
         for line in session.verdicts():
             terminalreporter.write_line(line)
+        note = session.shared_baselines_note([run.experiment for run in session.runs.completed()])
+        if note:
+            terminalreporter.write_line(note)
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
         terminalreporter.write_line(f"latest run: {session.artifacts_dir / 'latest'}/ (this one)")
         for path in written:

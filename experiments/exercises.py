@@ -13,8 +13,9 @@ keeps stay as large as without it, so that is not asserted.
 Every behaviour holds on every Keras backend except ``lr_0.1``'s fate (README, "Backends"):
 TensorFlow computes the cross-entropy from the logits the softmax layer cached, so its weights
 grow (or overflow); JAX and PyTorch clip the softmax's probabilities to [1e-7, 1 - 1e-7], a
-saturated softmax gets no gradient there, and the run sticks at one class with the loss at the
-clip, 0.8 · ln(1e7) ≈ 12.9 (or dies, every ReLU off, at ln 5), its weights barely grown.
+saturated softmax gets no gradient there: most seeds stick at one class with the loss at the
+clip, 0.8 · ln(1e7) ≈ 12.9 (or die, every ReLU off, at ln 5), a few learn, and none grows its weights
+the way TensorFlow's do.
 """
 
 from harness.experiment import Experiment, Variant, less, more
@@ -62,9 +63,10 @@ EXERCISES = (
         Variant(learning_rate=0.1),
         expect=(
             more("fc1.max_abs", than="sgd", times=5, on=("tensorflow",)),
-            less("accuracy", than="sgd", by=0.05),
-            # saturated (or dead): its weights stop growing, 0.98-2.2x sgd's over JAX seeds 0-11
-            less("fc1.max_abs", than="sgd", times=5, on=CLIPPING),
+            less("accuracy", than="sgd", by=0.05, on=("tensorflow",)),
+            # saturated, dead or learning, its weights stay bounded: 0.98-4.92x sgd's over 14 seeds (JAX 0-11
+            # and 40, PyTorch 0 and 40); a learning seed comes within 0.05 of sgd's accuracy (PyTorch seed 40: 0.042)
+            less("fc1.max_abs", than="sgd", times=10, on=CLIPPING),
         ),
         question="How do the loss curves change with a larger learning rate (0.1)?",
         figure="learning_rates",

@@ -225,7 +225,7 @@ def _seeds_train(args: argparse.Namespace) -> int:
     for experiment in chosen:
         start = time.perf_counter()
         stored = session.train_baseline(experiment.name, args.seeds)
-        path = session.baseline_path(experiment.name)
+        path = session.own_baseline_path(experiment.name)
         baseline.write(path, stored)
         progress.done()
         print(f"wrote {path}: {describe(stored)}, {time.perf_counter() - start:.0f} s", flush=True)
@@ -493,6 +493,9 @@ def _run(args: argparse.Namespace) -> int:
     data = judge_data(session)
     written = session.finish()
     print(verdict_table(settings, results, data))
+    note = session.shared_baselines_note(list(results))
+    if note:
+        print(note)
     if args.json:
         _write_json(args.json, settings, results, data)
     print(f"artifacts: {session.output_dir}/")

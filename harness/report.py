@@ -111,7 +111,7 @@ def collect(
             outcomes = check_behaviour(experiment, metrics[name], references, record.get("backend", "tensorflow"))
         stored, error = None, None
         try:
-            stored = baselines.load(baselines.path_for(baselines_dir, label, name))
+            stored = baselines.load(baselines.resolve(baselines_dir, label, name, record.get("backend", "tensorflow")))
         except BaselineError as exc:
             error = str(exc)
         report = ExerciseReport(experiment, Path(run_dir) / name, record, outcomes, stored, error, asserted=asserted)

@@ -85,7 +85,24 @@ class Session:
         return check_behaviour(experiment, self.metrics(name), references, self.settings.backend)
 
     def baseline_path(self, name: str) -> Path:
-        return baseline.path_for(self.baselines_dir, self.settings.label, name)
+        """The file ``name`` is judged against (:func:`harness.baseline.resolve`)."""
+        return baseline.resolve(self.baselines_dir, self.settings.label, name, self.settings.backend)
+
+    def own_baseline_path(self, name: str) -> Path:
+        """Where an update on this session's backend writes ``name``'s baseline: never over another backend's."""
+        label = baseline.own_label(self.settings.label, self.settings.backend)
+        return baseline.path_for(self.baselines_dir, label, name)
+
+    def shared_baselines_note(self, names: Sequence[str]) -> str | None:
+        """One line when some of ``names`` are judged against TensorFlow's baselines from another backend."""
+        shared = [n for n in names if not self.own_baseline_path(n).exists()]
+        if self.settings.backend == "tensorflow" or not shared:
+            return None
+        own = self.own_baseline_path("x").parent
+        return (
+            f"{self.settings.backend}: {', '.join(shared)} judged against the TensorFlow baselines in "
+            f"{own.parent / self.settings.label}/ (no {own}/ file of their own)"
+        )
 
     def check_baseline(self, name: str) -> BaselineResult:
         """Compare this session's run of ``name`` to its stored baseline (missing → BaselineError).
@@ -126,7 +143,7 @@ class Session:
 
     def update_baseline(self, name: str, n_seeds: int) -> BaselineResult:
         """Train ``name`` with ``n_seeds`` seeds from the session seed on, side by side, and store their spread."""
-        path = self.baseline_path(name)
+        path = self.own_baseline_path(name)
         baseline.write(path, self.train_baseline(name, range(self.settings.seed, self.settings.seed + n_seeds)))
         return BaselineResult(path, [])
 

@@ -31,6 +31,8 @@ backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chos
 
 import keras  # noqa: E402  (after the backend is chosen: Keras reads it at import)
 
+backend.tune()
+
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
 EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
 

@@ -177,3 +177,24 @@ def test_jax_trains_without_tensorflow(tmp_path):
     stored = json.loads((tmp_path / "b" / "surrogate-smoke" / "sgd.json").read_text())
     assert stored["trainer"] == "model.fit"
     assert stored["environment"]["backend"] == "jax"
+
+
+def test_a_backend_is_judged_against_its_own_baselines_where_it_has_them(tmp_path):
+    from harness.baseline import resolve
+    from harness.session import Session
+
+    shared = tmp_path / "surrogate-quick" / "lr_0.1.json"
+    shared.parent.mkdir()
+    shared.write_text("{}")
+    session = Session(Settings(backend="jax"), artifacts_dir=None, baselines_dir=tmp_path)
+    assert session.baseline_path("lr_0.1") == resolve(tmp_path, "surrogate-quick", "lr_0.1", "jax") == shared
+    assert session.shared_baselines_note(["lr_0.1"]) == (
+        f"jax: lr_0.1 judged against the TensorFlow baselines in {tmp_path}/surrogate-quick/ "
+        f"(no {tmp_path}/surrogate-quick-jax/ file of their own)"
+    )
+    own = tmp_path / "surrogate-quick-jax" / "lr_0.1.json"
+    assert session.own_baseline_path("lr_0.1") == own, "an update on JAX never overwrites TensorFlow's file"
+    own.parent.mkdir()
+    own.write_text("{}")
+    assert session.baseline_path("lr_0.1") == own and session.shared_baselines_note(["lr_0.1"]) is None
+    assert resolve(tmp_path, "surrogate-quick", "lr_0.1", "tensorflow") == shared
