@@ -191,7 +191,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
         terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
     if written:
-        terminalreporter.write_sep("-", f"jet-harness: {session.settings.label}, seed {session.settings.seed}")
+        settings = session.settings
+        terminalreporter.write_sep("-", f"jet-harness: {settings.label}, seed {settings.seed}, {settings.backend}")
         for line in session.verdicts():
             terminalreporter.write_line(line)
         note = session.shared_baselines_note([run.experiment for run in session.runs.completed()])

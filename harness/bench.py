@@ -303,33 +303,34 @@ def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = Fa
 
 @dataclass(frozen=True)
 class Spread:
-    """A benchmark's rounds in one file: median, min–max, interquartile range and how many rounds."""
+    """A benchmark's rounds in one file: median, quartiles, min–max and how many rounds."""
 
     median: float
+    q1: float
+    q3: float
     low: float
     high: float
-    iqr: float | None
     rounds: int
 
     def __str__(self) -> str:
-        iqr = f", IQR {_seconds(self.iqr)}" if self.iqr is not None else ""
-        return f"{_seconds(self.median)} [{_seconds(self.low)}–{_seconds(self.high)}{iqr}, {self.rounds} rounds]"
+        return (
+            f"{_seconds(self.median)} [IQR {_seconds(self.q1)}–{_seconds(self.q3)}, "
+            f"min–max {_seconds(self.low)}–{_seconds(self.high)}, {self.rounds} rounds]"
+        )
 
 
 def spread(entry: Mapping) -> Spread:
-    """The rounds' spread from pytest-benchmark's ``stats`` (a file without min/max counts as one round)."""
+    """The rounds' spread from pytest-benchmark's ``stats``; a missing quartile falls back to min or max,
+    a missing min or max to the median (one round)."""
     stats = entry["stats"]
     median = float(stats["median"])
     low, high = (float(stats[k]) if _positive(stats.get(k)) else median for k in ("min", "max"))
-    iqr = stats.get("iqr")
+    low, high = min(low, median), max(high, median)
+    q1 = float(stats["q1"]) if _positive(stats.get("q1")) else low
+    q3 = float(stats["q3"]) if _positive(stats.get("q3")) else high
     rounds = stats.get("rounds")
-    return Spread(
-        median,
-        min(low, median),
-        max(high, median),
-        float(iqr) if isinstance(iqr, (int, float)) and math.isfinite(iqr) else None,
-        int(rounds) if isinstance(rounds, int) and rounds > 0 else 1,
-    )
+    count = int(rounds) if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds > 0 else 1
+    return Spread(median, min(q1, median), max(q3, median), low, high, count)
 
 
 @dataclass(frozen=True)
@@ -347,8 +348,9 @@ class Change:
 
     @property
     def beyond_spread(self) -> bool:
-        """Every round of B slower than every round of A: the ranges do not overlap, so it is not noise."""
-        return self.b.low > self.a.high
+        """Each median lies outside the other's interquartile range: B's above A's upper quartile, A's below
+        B's lower one. A slower median that the rounds' own scatter could give is not a regression."""
+        return self.b.median > self.a.q3 and self.a.median < self.b.q1
 
     @property
     def regressed(self) -> bool:
@@ -383,7 +385,7 @@ def threshold(text: str) -> float:
 
 def render_changes(a: Machine, b: Machine, found: Sequence[Change]) -> str:
     """A's and B's spread, the relative change and the verdict, one benchmark a line."""
-    rows = [["benchmark", "A median [min–max, IQR, rounds]", "B median [min–max, IQR, rounds]", "change", "verdict"]]
+    rows = [["benchmark", "A median [IQR, min–max, rounds]", "B median [IQR, min–max, rounds]", "change", "verdict"]]
     rows += [[c.benchmark, str(c.a), str(c.b), f"{c.relative:+.1%}", c.verdict] for c in found]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     table = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -106,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--fail-above",
         metavar="PCT",
-        help="two files A B: exit 1 when a benchmark's median in B is more than PCT (e.g. 10%%) slower than in A "
-        "and every round of B is slower than every round of A (noise is not a regression)",
+        help="two files A B: exit 1 when a benchmark's median in B is more than PCT (e.g. 10%%) above A's "
+        "and each median lies outside the other's interquartile range (noise is not a regression)",
     )
     compare.set_defaults(func=_bench_compare)
     return parser
@@ -569,7 +569,8 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
     if data is not None:
         details += [f"training data (_data.json): {data['verdict']}", *(f"  {line}" for line in data["problems"])]
         last += "; the training data differs from the baselines'" if data["failed"] else ""
-    return "\n".join([f"== verdict: {settings.label}, seed {settings.seed}", *aligned(rows), *details, last])
+    header = f"== verdict: {settings.label}, seed {settings.seed}, {settings.backend}"
+    return "\n".join([header, *aligned(rows), *details, last])
 
 
 def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:
