@@ -174,7 +174,7 @@ def test_jax_trains_without_tensorflow(tmp_path):
         [sys.executable, "-c", BLOCK_TENSORFLOW, *args], cwd=tmp_path, capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stderr
-    stored = json.loads((tmp_path / "b" / "surrogate-smoke" / "sgd.json").read_text())
+    stored = json.loads((tmp_path / "b" / "surrogate-smoke-jax" / "sgd.json").read_text())  # JAX's own folder
     assert stored["trainer"] == "model.fit"
     assert stored["environment"]["backend"] == "jax"
 

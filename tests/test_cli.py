@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from subprocess_cli import harness
 
+from harness.backend import active
+from harness.baseline import own_label
 from harness.cli import summary, to_json
 from harness.progress import Progress
 from harness.training import Settings
@@ -72,7 +74,7 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     assert "training data (_data.json): pass" in passed.stdout
     assert (tmp_path / "artifacts/latest/sgd/metrics.json").exists(), "the reference was trained"
 
-    path = tmp_path / "b/surrogate-smoke/adam.json"
+    path = tmp_path / "b" / own_label("surrogate-smoke", active()) / "adam.json"
     doc = json.loads(path.read_text())
     doc["metrics"]["accuracy"]["values"] = [0.99, 0.991, 0.992]
     path.write_text(json.dumps(doc))

@@ -116,19 +116,22 @@ def test_a_different_commit_is_no_reason_to_refuse():
 
 @pytest.mark.training
 def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tmp_path):
+    from harness.side_by_side import trainer
+
+    label = baseline.own_label("surrogate-smoke", active())  # another backend's seeds go to its own folder
     for seeds, out, count in (("0-1", "a", 2), ("2,3", "b", 2), ("0-3", "whole", 4)):
         done = harness("seeds", "train", "sgd", "--seeds", seeds, "--profile", "smoke", "--out", out, cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-        assert f"{out}/surrogate-smoke/sgd.json: {count} seeds" in done.stdout
+        assert f"{out}/{label}/sgd.json: {count} seeds" in done.stdout
     merged = harness("seeds", "merge", "a", "b", "--into", "base", cwd=tmp_path)
     assert merged.returncode == 0, merged.stderr
-    doc = json.loads((tmp_path / "base/surrogate-smoke/sgd.json").read_text())
-    shards = [json.loads((tmp_path / f"{s}/surrogate-smoke/sgd.json").read_text()) for s in "ab"]
-    assert doc["seeds"] == [0, 1, 2, 3] and doc["trainer"] == "side-by-side"
+    doc = json.loads((tmp_path / f"base/{label}/sgd.json").read_text())
+    shards = [json.loads((tmp_path / f"{s}/{label}/sgd.json").read_text()) for s in "ab"]
+    assert doc["seeds"] == [0, 1, 2, 3] and doc["trainer"] == trainer(Variant())
     for metric, entry in doc["metrics"].items():
         assert entry["values"] == shards[0]["metrics"][metric]["values"] + shards[1]["metrics"][metric]["values"]
     assert (tmp_path / "base/surrogate-smoke/_data.json").exists()
-    whole = json.loads((tmp_path / "whole/surrogate-smoke/sgd.json").read_text())
+    whole = json.loads((tmp_path / f"whole/{label}/sgd.json").read_text())
     assert {k: v for k, v in doc.items() if k != "environment"} == {
         k: v for k, v in whole.items() if k != "environment"
     }
