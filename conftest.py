@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from harness import backend
 from harness.errors import HarnessError
 from harness.experiment import PROFILES
 from harness.guard import FRESH_SEEDS
@@ -38,6 +39,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--dataset", default="surrogate", help=f"surrogate (default), openml, or a .csv/.parquet/.npz path{EQUALS}"
     )
     group.addoption("--seed", type=int, default=0, help="training seed (default 0)")
+    group.addoption(
+        "--backend",
+        default=None,
+        help=f"Keras backend: {', '.join(backend.BACKENDS)} (default: $KERAS_BACKEND, else {backend.DEFAULT})",
+    )
     group.addoption(
         "--artifacts-dir", default="artifacts", help=f"where runs and reports go (default artifacts/){EQUALS}"
     )
@@ -83,6 +89,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
     _check_strength(config)
+    try:  # before any test module imports Keras, which reads KERAS_BACKEND once; xdist workers inherit it
+        backend.use(config.getoption("backend"))
+    except HarnessError as exc:
+        raise pytest.UsageError(f"jet-harness: {exc}") from None
     worker = getattr(config, "workerinput", None)
     if worker is not None:  # a pytest-xdist worker: use the controller's shared run store and run id
         config.stash[_STORE] = Path(worker["jet_harness_store"])
@@ -224,9 +234,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
         terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
     if written:
-        terminalreporter.write_sep("-", f"jet-harness: {session.settings.label}, seed {session.settings.seed}")
+        settings = session.settings
+        terminalreporter.write_sep("-", f"jet-harness: {settings.label}, seed {settings.seed}, {settings.backend}")
         for line in session.verdicts():
             terminalreporter.write_line(line)
+        note = session.shared_baselines_note([run.experiment for run in session.runs.completed()])
+        if note:
+            terminalreporter.write_line(note)
         terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
         terminalreporter.write_line(f"latest run: {session.artifacts_dir / 'latest'}/ (this one)")
         for path in written:

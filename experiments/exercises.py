@@ -9,9 +9,19 @@ The margins were set from 20 seeds of the 40-epoch ``quick`` profile and kept un
 it grew to 60 epochs; README, "Profiles", lists the effects measured over every seed tried.
 The notebook also saw L1 shrink fc1's largest weight; on the surrogate the few weights L1
 keeps stay as large as without it, so that is not asserted.
+
+Every behaviour holds on every Keras backend except ``lr_0.1``'s fate (README, "Backends"):
+TensorFlow computes the cross-entropy from the logits the softmax layer cached, so its weights
+grow (or overflow); JAX and PyTorch clip the softmax's probabilities to [1e-7, 1 - 1e-7], a
+saturated softmax gets no gradient there: most seeds stick at one class with the loss at the
+clip, 0.8 · ln(1e7) ≈ 12.9 (or die, every ReLU off, at ln 5), a few learn, and none grows its weights
+the way TensorFlow's do.
 """
 
 from harness.experiment import Experiment, Variant, less, more
+
+#: Backends whose categorical cross-entropy clips the softmax's probabilities instead of using its logits.
+CLIPPING = ("jax", "torch")
 
 EXERCISES = (
     Experiment(
@@ -52,8 +62,11 @@ EXERCISES = (
         "lr_0.1",
         Variant(learning_rate=0.1),
         expect=(
-            more("fc1.max_abs", than="sgd", times=5),
-            less("accuracy", than="sgd", by=0.05),
+            more("fc1.max_abs", than="sgd", times=5, on=("tensorflow",)),
+            less("accuracy", than="sgd", by=0.05, on=("tensorflow",)),
+            # saturated, dead or learning, its weights stay bounded: 0.98-4.92x sgd's over 14 seeds (JAX 0-11
+            # and 40, PyTorch 0 and 40); a learning seed comes within 0.05 of sgd's accuracy (PyTorch seed 40: 0.042)
+            less("fc1.max_abs", than="sgd", times=10, on=CLIPPING),
         ),
         question="How do the loss curves change with a larger learning rate (0.1)?",
         figure="learning_rates",

@@ -58,9 +58,11 @@ LATEST = "latest"
 
 
 def new_run_id(root: Path, settings: Settings) -> str:
-    """``20261126-104512-surrogate-quick-seed0``: sortable, readable, unique under ``root``."""
+    """``20261126-104512-surrogate-quick-seed0`` (``…-quick-jax-seed0`` off TensorFlow): sortable, readable,
+    unique under ``root``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{settings.label}-seed{settings.seed}"
+    backend = "" if settings.backend == "tensorflow" else f"-{settings.backend}"
+    base = f"{stamp}-{settings.label}{backend}-seed{settings.seed}"
     candidate, n = base, 1
     while (Path(root) / RUNS / candidate).exists():
         n += 1
@@ -95,9 +97,11 @@ def save_run(run: TrainingRun, root: Path, settings: Settings, with_plots: bool 
         "experiment": run.experiment,
         "dataset": settings.dataset_name,
         "profile": settings.profile.name,
+        "backend": settings.backend,
         "seed": run.seed,
         "diverged_epoch": run.diverged_epoch,
         "train_seconds": round(run.train_seconds, 3),
+        "timing": run_timing(run),
         "metrics": {k: json_number(v) for k, v in compute(run).items()},
         "history": {k: [json_number(v) for v in vs] for k, vs in run.history.items()},
     }
@@ -117,6 +121,14 @@ def save_verdict(root: Path, settings: Settings, experiment: str, verdict: Mappi
     return path
 
 
+def run_timing(run: TrainingRun) -> dict[str, float | int | None] | None:
+    """First and steady epoch times and time to the exercise's target accuracy (:data:`harness.bench.TARGETS`)."""
+    from . import bench
+
+    found = bench.timing(run.epoch_ends, run.history.get("val_accuracy", []), bench.TARGETS.get(run.experiment))
+    return found.as_dict() if found else None
+
+
 def save_session(root: Path, settings: Settings, baselines_dir: Path | None = None) -> Path:
     """``session.json``: what the report says about the run (settings, device, versions, the baselines it
     was judged against, so that a redrawn report judges it the same way)."""
@@ -129,6 +141,7 @@ def save_session(root: Path, settings: Settings, baselines_dir: Path | None = No
         "dataset": settings.dataset_name,
         "profile": f"{profile.name} ({profile.n_jets or 'all'} jets, {profile.epochs} epochs)",
         "seed": settings.seed,
+        "backend": settings.backend,
         "device": bench.device_info()["device"],
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "environment": fingerprint(),

@@ -297,6 +297,18 @@ def path_for(root: Path, label: str, experiment: str) -> Path:
     return Path(root) / label / f"{experiment}.json"
 
 
+def own_label(label: str, backend: str) -> str:
+    """``surrogate-quick-jax``: the folder of baselines a backend other than TensorFlow trained itself."""
+    return label if backend == "tensorflow" else f"{label}-{backend}"
+
+
+def resolve(root: Path, label: str, experiment: str, backend: str) -> Path:
+    """The baseline a run on ``backend`` is judged against: its backend's own file where there is one
+    (README, "Backends": where the trained distributions differ), else the shared one TensorFlow trained."""
+    own = path_for(root, own_label(label, backend), experiment)
+    return own if own.exists() else path_for(root, label, experiment)
+
+
 def load(path: Path) -> Baseline:
     """Read and check a baseline file; any problem is a one-line :class:`BaselineError`."""
     raw = read_json(path, BaselineError, "baseline")

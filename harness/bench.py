@@ -11,6 +11,7 @@ import itertools
 import math
 import os
 import platform
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,15 @@ def device_info() -> dict[str, object]:
     """Where the numbers were measured: accelerator or CPU, versions, oneDNN and thread settings."""
     import keras
 
+    from . import backend
+    from .environment import fingerprint
+
     info: dict[str, object] = {
         "backend": keras.backend.backend(),
+        "backend_version": fingerprint()["backend_version"],
         "keras": keras.__version__,
+        "jit": _jit(keras.backend.backend()),
+        "determinism": backend.determinism(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86)") if _uses_tf() else "n/a",
@@ -61,7 +68,23 @@ def device_info() -> dict[str, object]:
         import jax
 
         info["jax"] = jax.__version__
+    elif info["backend"] == "torch":
+        import torch
+
+        info["torch"] = torch.__version__
+        info["intra_op_threads"] = torch.get_num_threads()
+        info["inter_op_threads"] = torch.get_num_interop_threads()
     return info
+
+
+def _jit(backend: str) -> str:
+    """How Keras compiles the training step here (``jit_compile="auto"``, keras/src/trainers/trainer.py)."""
+    return {
+        # auto: no XLA on a CPU-only machine, nor wherever op determinism is on (the harness turns it on)
+        "tensorflow": "tf.function graph, no XLA",
+        "jax": "jax.jit (XLA)",
+        "torch": "eager (auto never uses torch.compile)",
+    }.get(backend, "unknown")
 
 
 def _accelerators(backend: str) -> list[dict[str, object]]:
@@ -81,7 +104,22 @@ def _accelerators(backend: str) -> list[dict[str, object]]:
             for d in jax.devices()
             if d.platform != "cpu"
         ]
+    if backend == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return []
+        return [
+            {"name": torch.cuda.get_device_name(i), "kind": "GPU", "memory_bytes": _torch_memory(i)}
+            for i in range(torch.cuda.device_count())
+        ]
     return []
+
+
+def _torch_memory(index: int) -> int:
+    import torch
+
+    return int(torch.cuda.get_device_properties(index).total_memory)
 
 
 def _jax_memory(device) -> int | None:
@@ -106,6 +144,52 @@ def wait_for_device(value: object) -> None:
     block = getattr(value, "block_until_ready", None)
     if callable(block):
         block()
+
+
+# --- time to accuracy: a faster epoch that learns worse is not faster ---
+
+#: Validation accuracy at whose first reaching the time-to-accuracy clock stops (chance is 0.2). Each is
+#: below the lowest final value of the 40 quick-profile baseline seeds (README, "Backends"), so every
+#: backend reaches it, except ``lr_0.1`` where it does not learn at all: that is reported as never reached.
+TARGETS: dict[str, float] = {"sgd": 0.45, "scaled": 0.65, "l1": 0.40, "lr_1e-05": 0.25, "lr_0.1": 0.40, "adam": 0.65}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where a run's wall time went: the first epoch (tracing and compilation included), the steady
+    epochs after it, and the time until the validation accuracy first reached the exercise's target."""
+
+    first_epoch_s: float
+    steady_epoch_s: float | None
+    target: float | None
+    time_to_target_s: float | None
+    target_epoch: int | None
+
+    @property
+    def warmup_s(self) -> float | None:
+        """What the first epoch cost beyond a steady one: tracing, compilation, first-call allocation."""
+        return None if self.steady_epoch_s is None else max(0.0, self.first_epoch_s - self.steady_epoch_s)
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        return {
+            "first_epoch_s": self.first_epoch_s,
+            "steady_epoch_s": self.steady_epoch_s,
+            "warmup_s": self.warmup_s,
+            "target_val_accuracy": self.target,
+            "time_to_target_s": self.time_to_target_s,
+            "target_epoch": self.target_epoch,
+        }
+
+
+def timing(epoch_ends: Sequence[float], val_accuracy: Sequence[float], target: float | None) -> Timing | None:
+    """:class:`Timing` of a run from its epoch end times (seconds since ``fit`` began); ``None`` without epochs."""
+    if not epoch_ends:
+        return None
+    epochs = [b - a for a, b in itertools.pairwise([0.0, *epoch_ends])]
+    steady = statistics.median(epochs[1:]) if len(epochs) > 1 else None
+    reached = next((i for i, acc in enumerate(val_accuracy) if target is not None and acc >= target), None)
+    seconds = epoch_ends[reached] if reached is not None else None
+    return Timing(epochs[0], steady, target, seconds, None if reached is None else reached + 1)
 
 
 # --- comparing result files from several machines ---
@@ -212,6 +296,103 @@ def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = Fa
     widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
     table = ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in lines]
     return "\n".join([*legend, "", *table])
+
+
+# --- is B slower than A? Past a threshold and beyond the rounds' spread ---
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A benchmark's rounds in one file: median, quartiles, min–max and how many rounds."""
+
+    median: float
+    q1: float
+    q3: float
+    low: float
+    high: float
+    rounds: int
+
+    def __str__(self) -> str:
+        return (
+            f"{_seconds(self.median)} [IQR {_seconds(self.q1)}–{_seconds(self.q3)}, "
+            f"min–max {_seconds(self.low)}–{_seconds(self.high)}, {self.rounds} rounds]"
+        )
+
+
+def spread(entry: Mapping) -> Spread:
+    """The rounds' spread from pytest-benchmark's ``stats``; a missing quartile falls back to min or max,
+    a missing min or max to the median (one round)."""
+    stats = entry["stats"]
+    median = float(stats["median"])
+    low, high = (float(stats[k]) if _positive(stats.get(k)) else median for k in ("min", "max"))
+    low, high = min(low, median), max(high, median)
+    q1 = float(stats["q1"]) if _positive(stats.get("q1")) else low
+    q3 = float(stats["q3"]) if _positive(stats.get("q3")) else high
+    rounds = stats.get("rounds")
+    count = int(rounds) if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds > 0 else 1
+    return Spread(median, min(q1, median), max(q3, median), low, high, count)
+
+
+@dataclass(frozen=True)
+class Change:
+    """B's median against A's: relative change, and whether it is a regression past ``threshold``."""
+
+    benchmark: str
+    a: Spread
+    b: Spread
+    threshold: float
+
+    @property
+    def relative(self) -> float:
+        return self.b.median / self.a.median - 1
+
+    @property
+    def beyond_spread(self) -> bool:
+        """Each median lies outside the other's interquartile range: B's above A's upper quartile, A's below
+        B's lower one. A slower median that the rounds' own scatter could give is not a regression."""
+        return self.b.median > self.a.q3 and self.a.median < self.b.q1
+
+    @property
+    def regressed(self) -> bool:
+        return self.relative > self.threshold and self.beyond_spread
+
+    @property
+    def verdict(self) -> str:
+        if self.regressed:
+            return "REGRESSION"
+        if self.relative > self.threshold:
+            return "slower, within the spread (noise)"
+        return "faster" if self.relative < 0 else "ok"
+
+
+def changes(a: Machine, b: Machine, threshold: float) -> list[Change]:
+    """One :class:`Change` per benchmark both files hold, by name."""
+    both = [name for name in a.benchmarks if name in b.benchmarks]
+    return [Change(_short(n), spread(a.benchmarks[n]), spread(b.benchmarks[n]), threshold) for n in both]
+
+
+def threshold(text: str) -> float:
+    """``10%`` (or ``10``) → 0.10: how much slower B's median may be before it counts."""
+    number = text.strip().removesuffix("%")
+    try:
+        value = float(number) / 100
+    except ValueError:
+        raise BenchError(f"--fail-above takes a percentage such as 10%, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise BenchError(f"--fail-above takes a non-negative percentage, got {text!r}")
+    return value
+
+
+def render_changes(a: Machine, b: Machine, found: Sequence[Change]) -> str:
+    """A's and B's spread, the relative change and the verdict, one benchmark a line."""
+    rows = [["benchmark", "A median [IQR, min–max, rounds]", "B median [IQR, min–max, rounds]", "change", "verdict"]]
+    rows += [[c.benchmark, str(c.a), str(c.b), f"{c.relative:+.1%}", c.verdict] for c in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    limit = f"past {found[0].threshold:.0%} and beyond the spread" if found else ""
+    regressed = sum(c.regressed for c in found)
+    last = f"{regressed} of {len(found)} benchmarks regressed ({limit})" if found else "no benchmark in both files"
+    return "\n".join([f"A: {a.label} ({a.path.name})", f"B: {b.label} ({b.path.name})", "", *table, "", last])
 
 
 def _seconds(value: float | None) -> str:

@@ -33,10 +33,13 @@ class Outcome:
         return f"{mark} {self.expectation}: observed {self.observed:.4g}, bound {self.bound:.4g}"
 
 
-def check_behaviour(experiment: Experiment, metrics: Metrics, references: Mapping[str, Metrics]) -> list[Outcome]:
-    """Evaluate every expectation of ``experiment``; ``references`` maps exercise name to its metrics."""
+def check_behaviour(
+    experiment: Experiment, metrics: Metrics, references: Mapping[str, Metrics], backend: str
+) -> list[Outcome]:
+    """Evaluate the expectations of ``experiment`` that hold on ``backend`` (the one the run trained on);
+    ``references`` maps exercise name to its metrics."""
     outcomes = []
-    for expectation in experiment.expect:
+    for expectation in experiment.expectations(backend):
         if expectation.reference is None:
             reference_value = float(expectation.than)
         else:

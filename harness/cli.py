@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
     run.add_argument("--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path")
     run.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    _backend_option(run)
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
     run.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="default: artifacts/")
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
@@ -132,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("files", nargs="+", type=Path, metavar="FILE", help="pytest-benchmark --benchmark-json files")
     compare.add_argument("--markdown", action="store_true", help="a Markdown table, e.g. for a CI job summary")
+    compare.add_argument(
+        "--fail-above",
+        metavar="PCT",
+        help="two files A B: exit 1 when a benchmark's median in B is more than PCT (e.g. 10%%) above A's "
+        "and each median lies outside the other's interquartile range (noise is not a regression)",
+    )
     compare.set_defaults(func=_bench_compare)
     return parser
 
@@ -143,6 +150,19 @@ def _many_seeds(parser: argparse.ArgumentParser, seeds_help: str) -> None:
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES), help="data size and epochs")
     parser.add_argument(
         "--dataset", default="surrogate", help="surrogate (default), openml, or a .csv/.parquet/.npz path"
+    )
+    _backend_option(parser)
+
+
+def _backend_option(parser: argparse.ArgumentParser) -> None:
+    """``--backend``: applied by :func:`harness.backend.use` before anything imports Keras."""
+    from .backend import BACKENDS, DEFAULT
+
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help=f"Keras backend (default: $KERAS_BACKEND, else {DEFAULT})",
     )
 
 
@@ -204,9 +224,12 @@ def seed_list(text: str) -> list[int]:
 def _seeds_train(args: argparse.Namespace) -> int:
     from . import baseline, dataset
     from .artifacts import ensure_writable
+    from .backend import use
     from .experiment import Settings, profile, registry, select
 
-    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0])
+    settings = Settings(
+        dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
+    )
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     if args.chunk is not None and args.chunk < 1:
@@ -232,7 +255,7 @@ def _seeds_train(args: argparse.Namespace) -> int:
         stored = session.train_baseline(experiment.name, args.seeds)
         if not args.shard:
             stored = session.grown(experiment.name, stored, cap=4 * len(args.seeds))
-        path = session.baseline_path(experiment.name)
+        path = session.own_baseline_path(experiment.name)
         baseline.write(path, stored)
         progress.done()
         print(f"wrote {path}: {describe(stored)}, {time.perf_counter() - start:.0f} s", flush=True)
@@ -252,9 +275,12 @@ def describe(stored) -> str:
 def _seeds_study(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held for every seed, 1 otherwise."""
     from . import dataset
+    from .backend import use
     from .experiment import Settings, profile, registry, select
 
-    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0])
+    settings = Settings(
+        dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
+    )
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     if args.plots:
@@ -267,6 +293,7 @@ def _seeds_study(args: argparse.Namespace) -> int:
     from .metrics import compute
     from .report import aligned
     from .session import Session
+    from .side_by_side import stackable
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(settings, artifacts_dir=None, experiments=experiments, on_epoch=progress.epoch)
@@ -278,10 +305,10 @@ def _seeds_study(args: argparse.Namespace) -> int:
     for experiment in chosen:
         own = metrics[experiment.name]
         per_seed = {
-            s: check_behaviour(experiment, own[s], {r: metrics[r][s] for r in experiment.references})
+            s: check_behaviour(experiment, own[s], {r: metrics[r][s] for r in experiment.references}, settings.backend)
             for s in args.seeds
         }
-        for i, expectation in enumerate(experiment.expect):
+        for i, expectation in enumerate(experiment.expectations(settings.backend)):
             held = sum(per_seed[s][i].passed for s in args.seeds)
             failed += held < len(args.seeds)
             ref = expectation.reference
@@ -293,7 +320,8 @@ def _seeds_study(args: argparse.Namespace) -> int:
             measured = f"{_effect_name(expectation)} {measured}"
             rows.append((experiment.name, str(expectation), f"{held}/{len(args.seeds)}", measured))
     progress.done()
-    print(f"== seed study: {settings.label}, seeds {seed_span(args.seeds)} ({len(args.seeds)}), side by side")
+    how = "side by side" if all(stackable(e.variant) for e in chosen) else f"one model.fit each on {settings.backend}"
+    print(f"== seed study: {settings.label}, seeds {seed_span(args.seeds)} ({len(args.seeds)}), {how}")
     print("\n".join(aligned(rows)), flush=True)
     if args.plots:
         _draw_study(args.plots, settings, {name: experiments[name] for name in needed}, runs)
@@ -463,18 +491,28 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
 def _bench_compare(args: argparse.Namespace) -> int:
     from . import bench
 
+    if args.fail_above is not None:
+        limit = bench.threshold(args.fail_above)
+        if len(args.files) != 2:
+            raise HarnessError(f"--fail-above compares exactly two files, A and B; got {len(args.files)}")
     machines = [bench.load(path) for path in args.files]
     print(bench.render(machines, bench.compare(machines), markdown=args.markdown))
-    return 0
+    if args.fail_above is None:
+        return 0
+    found = bench.changes(*machines, limit)
+    print()
+    print(bench.render_changes(*machines, found))
+    return FAILED if any(c.regressed for c in found) else 0
 
 
 def _run(args: argparse.Namespace) -> int:
     from . import dataset
-    from .artifacts import ensure_writable
+    from .artifacts import ensure_writable, run_timing
+    from .backend import use
     from .experiment import Settings, profile, registry, select
 
     # Every check a user's mistake can fail runs before TensorFlow is imported: errors come at once.
-    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed)
+    settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed, backend=use(args.backend))
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     ensure_writable(args.artifacts_dir)
@@ -501,13 +539,21 @@ def _run(args: argparse.Namespace) -> int:
         progress.done()
         metrics = session.metrics(experiment.name)
         print(summary(experiment.name, metrics, run.diverged_epoch), flush=True)
-        results[experiment.name] = {"metrics": metrics, "history": run.history, "diverged_epoch": run.diverged_epoch}
+        results[experiment.name] = {
+            "metrics": metrics,
+            "history": run.history,
+            "diverged_epoch": run.diverged_epoch,
+            "timing": run_timing(run),
+        }
     for experiment in chosen:  # trains the references and any fresh seeds the checks need
         results[experiment.name]["verdict"] = judge(session, experiment.name)
         progress.done()
     data = judge_data(session)
     written = session.finish()
     print(verdict_table(settings, results, data))
+    note = session.shared_baselines_note(list(results))
+    if note:
+        print(note)
     if args.json:
         _write_json(args.json, settings, results, data)
     print(f"artifacts: {session.output_dir}/")
@@ -585,7 +631,7 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
     if data is not None:
         details += [f"training data (_data.json): {data['verdict']}", *(f"  {line}" for line in data["problems"])]
         last += "; the training data differs from the baselines'" if data["failed"] else ""
-    header = f"== verdict: {settings.label}, seed {settings.seed}"
+    header = f"== verdict: {settings.label}, seed {settings.seed}, {settings.backend}"
     return "\n".join([header, *aligned(rows), *details, *(f"note: {n}" for n in notes), last])
 
 
@@ -612,6 +658,7 @@ def to_json(settings, results: Mapping[str, Mapping], data: Mapping | None = Non
             },
             "history": {k: [json_number(v) for v in vs] for k, vs in result["history"].items()},
             "diverged_epoch": result["diverged_epoch"],
+            "timing": result.get("timing"),
         }
         if "verdict" in result:
             experiments[name]["verdict"] = result["verdict"]
@@ -619,6 +666,7 @@ def to_json(settings, results: Mapping[str, Mapping], data: Mapping | None = Non
         "dataset": settings.dataset_name,
         "profile": settings.profile.name,
         "seed": settings.seed,
+        "backend": settings.backend,
         "passed": not any(r.get("verdict", {}).get("failed") for r in results.values())
         and not (data or {}).get("failed"),
         "data": data,

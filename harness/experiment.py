@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .backend import BACKENDS, active
 from .errors import ConfigError
 from .metrics import is_metric
 
@@ -42,6 +43,8 @@ class Expectation:
 
     The bound is ``times * reference + by`` (``- by`` for ``'<'``), where the reference is
     the same metric of another exercise trained with the same seed, or a fixed number.
+    ``backends`` names the Keras backends on which it holds, where they train differently
+    (empty: every backend); it is data, so a test never branches on the backend itself.
     """
 
     metric: str
@@ -49,12 +52,20 @@ class Expectation:
     than: str | float
     by: float = 0.0
     times: float = 1.0
+    backends: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.op not in {"<", ">"}:
             raise ConfigError(f"op must be '<' or '>', got {self.op!r}")
         if not is_metric(self.metric):
             raise ConfigError(f"unknown metric {self.metric!r} in expectation")
+        unknown = [b for b in self.backends if b not in BACKENDS]
+        if unknown:
+            raise ConfigError(f"unknown backend(s) {', '.join(unknown)} in expectation: choose from {BACKENDS}")
+
+    def holds_on(self, backend: str) -> bool:
+        """Whether this expectation is asserted when training on ``backend``."""
+        return not self.backends or backend in self.backends
 
     @property
     def reference(self) -> str | None:
@@ -70,17 +81,18 @@ class Expectation:
             return f"{self.metric} {self.op} {self.than:g}"
         scaled = self.reference if self.times == 1 else f"{self.times:g} × {self.reference}"
         margin = f" {'+' if self.op == '>' else '-'} {self.by:g}" if self.by else ""
-        return f"{self.metric} {self.op} {scaled}{margin}"
+        only = f" [{', '.join(self.backends)}]" if self.backends else ""
+        return f"{self.metric} {self.op} {scaled}{margin}{only}"
 
 
-def more(metric: str, than: str | float, by: float = 0.0, times: float = 1.0) -> Expectation:
-    """``metric`` must exceed ``times * than + by``."""
-    return Expectation(metric, ">", than, by, times)
+def more(metric: str, than: str | float, by: float = 0.0, times: float = 1.0, on: tuple[str, ...] = ()) -> Expectation:
+    """``metric`` must exceed ``times * than + by`` (on the backends ``on`` names; empty: all)."""
+    return Expectation(metric, ">", than, by, times, on)
 
 
-def less(metric: str, than: str | float, by: float = 0.0, times: float = 1.0) -> Expectation:
-    """``metric`` must stay below ``times * than - by``."""
-    return Expectation(metric, "<", than, by, times)
+def less(metric: str, than: str | float, by: float = 0.0, times: float = 1.0, on: tuple[str, ...] = ()) -> Expectation:
+    """``metric`` must stay below ``times * than - by`` (on the backends ``on`` names; empty: all)."""
+    return Expectation(metric, "<", than, by, times, on)
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,12 @@ class Experiment:
 
     @property
     def references(self) -> tuple[str, ...]:
+        """Every exercise compared against, on any backend (so a report redrawn elsewhere finds them)."""
         return tuple(dict.fromkeys(e.reference for e in self.expect if e.reference))
+
+    def expectations(self, backend: str) -> tuple[Expectation, ...]:
+        """What this exercise must show when trained on ``backend``."""
+        return tuple(e for e in self.expect if e.holds_on(backend))
 
 
 @dataclass(frozen=True)
@@ -126,16 +143,23 @@ PROFILES: dict[str, Profile] = {
 
 @dataclass(frozen=True)
 class Settings:
-    """What a session trains on: the ``--dataset``, ``--profile`` and ``--seed`` options."""
+    """What a session trains on: the ``--dataset``, ``--profile``, ``--seed`` and ``--backend`` options.
+
+    ``backend`` defaults to the one this process trains with (:func:`harness.backend.active`);
+    choosing it is :func:`harness.backend.use`'s job, before Keras is imported.
+    """
 
     dataset: str = "surrogate"
     profile: Profile = field(default_factory=lambda: PROFILES["quick"])
     seed: int = 0
     cache_dir: Path | None = None
+    backend: str = field(default_factory=active)
 
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"--seed must be between 0 and 2**32 - 1, got {self.seed}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
 
     @property
     def label(self) -> str:

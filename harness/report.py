@@ -122,10 +122,12 @@ def collect(
         experiment = experiments[name]
         outcomes = None
         if all(ref in metrics for ref in experiment.references):
-            outcomes = check_behaviour(experiment, metrics[name], {r: metrics[r] for r in experiment.references})
+            references = {r: metrics[r] for r in experiment.references}
+            # runs recorded before the backend was a setting trained on TensorFlow
+            outcomes = check_behaviour(experiment, metrics[name], references, record.get("backend", "tensorflow"))
         stored, error = None, None
         try:
-            stored = baselines.load(baselines.path_for(baselines_dir, label, name))
+            stored = baselines.load(baselines.resolve(baselines_dir, label, name, record.get("backend", "tensorflow")))
         except BaselineError as exc:
             error = str(exc)
         folder = Path(run_dir) / name
@@ -192,7 +194,6 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; font-variant-numeric: tabular-nums; }
 th:first-child, td:first-child { text-align: left; }
 .pass { background: #e3f5e1; } .fail { background: #fbe0e0; font-weight: bold; }
-.noise { background: #fff1c2; } .deviates { background: #ffd9a8; }
 .none, .missing, .not-run, .not-asserted { background: #f3f3f3; color: #666; }
 .small { color: #666; font-size: 0.85em; }
 figure { display: inline-block; margin: 0.5em; max-width: 100%; }
@@ -235,7 +236,7 @@ def render_html(reports: Sequence[ExerciseReport], session: Mapping, run_dir: Pa
 
 
 def _session_table(session: Mapping) -> str:
-    rows = [(k, session[k]) for k in ("dataset", "profile", "seed", "device", "generated") if k in session]
+    rows = [(k, session[k]) for k in ("dataset", "profile", "seed", "backend", "device", "generated") if k in session]
     env = session.get("environment", {})
     rows += [(k, v) for k, v in env.items()]
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -359,7 +360,9 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         "not run": "⚪ not run",
         "not asserted": "⚪ not asserted",
     }
-    setting = ", ".join(f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "device") if k in session)
+    setting = ", ".join(
+        f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "backend", "device") if k in session
+    )
     lines = [f"## jet-harness: {session.get('label', 'report')}", "", setting, ""]
     lines.append("| exercise | behaviour | baseline | " + " | ".join(COLUMNS) + " |")
     lines.append("|---" * (3 + len(COLUMNS)) + "|")

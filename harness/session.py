@@ -98,10 +98,27 @@ class Session:
         """Train ``name`` and its references with the session seed and evaluate its expectations."""
         experiment = self.experiments[name]
         references = {ref: self.metrics(ref) for ref in experiment.references}
-        return check_behaviour(experiment, self.metrics(name), references)
+        return check_behaviour(experiment, self.metrics(name), references, self.settings.backend)
 
     def baseline_path(self, name: str) -> Path:
-        return baseline.path_for(self.baselines_dir, self.settings.label, name)
+        """The file ``name`` is judged against (:func:`harness.baseline.resolve`)."""
+        return baseline.resolve(self.baselines_dir, self.settings.label, name, self.settings.backend)
+
+    def own_baseline_path(self, name: str) -> Path:
+        """Where an update on this session's backend writes ``name``'s baseline: never over another backend's."""
+        label = baseline.own_label(self.settings.label, self.settings.backend)
+        return baseline.path_for(self.baselines_dir, label, name)
+
+    def shared_baselines_note(self, names: Sequence[str]) -> str | None:
+        """One line when some of ``names`` are judged against TensorFlow's baselines from another backend."""
+        shared = [n for n in names if not self.own_baseline_path(n).exists()]
+        if self.settings.backend == "tensorflow" or not shared:
+            return None
+        own = self.own_baseline_path("x").parent
+        return (
+            f"{self.settings.backend}: {', '.join(shared)} judged against the TensorFlow baselines in "
+            f"{own.parent / self.settings.label}/ (no {own}/ file of their own)"
+        )
 
     def check_baseline(self, name: str) -> BaselineResult:
         """Judge ``name``'s training against its stored baseline (missing → BaselineError).
@@ -203,7 +220,7 @@ class Session:
         diverge or die), train more until enough do. Other environments' exact records are dropped:
         they recorded the training this update replaces (re-record there with ``pytest --record-exact``).
         """
-        path = self.baseline_path(name)
+        path = self.own_baseline_path(name)
         key = exact.environment_key(environment.fingerprint())
         try:
             old = baseline.load(path).exact if path.exists() else ()

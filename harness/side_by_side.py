@@ -60,11 +60,15 @@ class Draws:
 ELEMENTWISE = frozenset({"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion"})
 
 
+#: Backends the stacked computation is written for (TensorFlow ops: ``tf.function``, ``tf.GradientTape``).
+STACKED_BACKENDS = ("tensorflow",)
+
+
 def stackable(variant: Variant) -> bool:
     """Whether ``variant`` trains side by side here (else :func:`train_seeds` trains one ``model.fit`` per seed)."""
-    import keras
+    from .backend import active
 
-    return keras.backend.backend() == "tensorflow" and variant.optimizer.lower() in ELEMENTWISE
+    return active() in STACKED_BACKENDS and variant.optimizer.lower() in ELEMENTWISE
 
 
 def trainer(variant: Variant) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import backend
 from . import dataset as datasets
 from .errors import ConfigError
 from .experiment import Experiment, Profile, Settings, Variant
@@ -29,6 +31,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 with tensorflow_noise_filtered():  # its start-up banners
     import keras
 drop_retracing_advice()
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
+backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chose first; checks it is installed
+
+import keras  # noqa: E402  (after the backend is chosen: Keras reads it at import)
+
+backend.tune()
 
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
 EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
@@ -51,6 +60,9 @@ class TrainingRun:
     #: Optimizer steps Keras ran per epoch, as its callbacks saw it: pins the amount of data
     #: fitted (``validation_split``, batch size, dataset size), which no seed changes.
     steps_per_epoch: int | None = None
+    #: Wall seconds from the start of ``model.fit`` to the end of each epoch (validation included):
+    #: the first holds the backend's tracing and compilation, time-to-accuracy reads them all.
+    epoch_ends: list[float] = field(default_factory=list)
 
 
 def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
@@ -87,29 +99,33 @@ def build_optimizer(variant: Variant) -> keras.optimizers.Optimizer:
 #: Batches per call into the backend. The arithmetic and its order are unchanged (2,400 values of
 #: the 40-epoch quick baselines were bit-identical with and without it), but Keras's per-step Python
 #: overhead is paid once per 32 batches: on this tiny model that overhead is most of an epoch
-#: (1.07 s → 0.67 s per 830k-jet epoch on 2 cores).
+#: (1.07 s → 0.67 s per 830k-jet epoch on 2 cores). PyTorch gets 1 (:data:`harness.backend.MAX_STEPS_PER_EXECUTION`).
 STEPS_PER_EXECUTION = 32
+
+
+def model_name(exercise: str) -> str:
+    """The Keras model name for an exercise: word characters only, since the name prefixes every
+    variable path and PyTorch refuses a ``.`` in a parameter name (``lr_0.1`` → ``lr_0_1``)."""
+    return re.sub(r"\W", "_", exercise)
 
 
 def compile_model(variant: Variant, n_features: int, n_classes: int, name: str = "jet_mlp") -> keras.Model:
     """The notebook's ``model.compile``: categorical cross-entropy, accuracy, the variant's optimizer."""
-    model = build_model(variant, n_features, n_classes, name=name)
+    model = build_model(variant, n_features, n_classes, name=model_name(name))
     model.compile(
         optimizer=build_optimizer(variant),
         loss="categorical_crossentropy",
         metrics=["accuracy"],
-        steps_per_execution=STEPS_PER_EXECUTION,
+        steps_per_execution=backend.steps_per_execution(STEPS_PER_EXECUTION),
     )
     return model
 
 
 def seed_everything(seed: int) -> None:
-    """Same seed, same numbers on the same machine: seeds Python, NumPy and the backend."""
+    """Same seed, same numbers on the same machine: seeds Python, NumPy and the backend, and asks the
+    backend for deterministic kernels where it has a switch (:func:`harness.backend.deterministic`)."""
     keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    backend.deterministic()
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -120,11 +136,15 @@ class _Monitor(keras.callbacks.Callback):
         self.name, self.epochs, self.on_epoch = name, epochs, on_epoch
         self.diverged_epoch: int | None = None
         self.steps_per_epoch: int | None = None
+        self.started = time.perf_counter()
+        self.epoch_ends: list[float] = []
 
     def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
         self.steps_per_epoch = self.params.get("steps")
+        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.epoch_ends.append(time.perf_counter() - self.started)
         logs = logs or {}
         if self.on_epoch:
             self.on_epoch(self.name, epoch + 1, self.epochs, logs)
@@ -161,6 +181,7 @@ def train(
         diverged_epoch=monitor.diverged_epoch,
         train_seconds=seconds,
         steps_per_epoch=monitor.steps_per_epoch,
+        epoch_ends=monitor.epoch_ends,
     )
 
 
@@ -195,6 +216,7 @@ def save_run(run: TrainingRun, path: Path) -> None:
         "diverged_epoch": run.diverged_epoch,
         "train_seconds": run.train_seconds,
         "steps_per_epoch": run.steps_per_epoch,
+        "epoch_ends": run.epoch_ends,
     }
     arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
     arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
@@ -220,6 +242,7 @@ def load_run(path: Path) -> TrainingRun:
             diverged_epoch=meta["diverged_epoch"],
             train_seconds=meta["train_seconds"],
             steps_per_epoch=meta.get("steps_per_epoch"),
+            epoch_ends=meta.get("epoch_ends", []),
         )
 
 

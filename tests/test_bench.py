@@ -124,3 +124,86 @@ def test_flops_of_the_notebook_mlp():
     macs = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
     assert bench.mlp_forward_flops_per_sample() == 2 * macs == 8512
     assert bench.mlp_train_flops_per_sample() == 6 * macs
+
+
+def rounds(name: str, times: list[float]) -> dict:
+    """A pytest-benchmark entry with these round times."""
+    times = sorted(times)
+    q1, q3 = times[len(times) // 4], times[(3 * len(times)) // 4]
+    median = times[len(times) // 2]
+    stats = {"min": times[0], "max": times[-1], "median": median, "q1": q1, "q3": q3, "rounds": len(times)}
+    return {"group": "g", "name": name, "fullname": f"t.py::{name}", "stats": stats}
+
+
+#: The stats of a round time: multiplied when a run is slowed down.
+TIMES = {"min", "max", "median", "q1", "q3", "iqr", "mean"}
+
+
+def scaled(doc: dict, factor: float) -> dict:
+    """Every round ``factor`` times slower: a deliberately slowed run."""
+    slowed = json.loads(json.dumps(doc))
+    for entry in slowed["benchmarks"]:
+        entry["stats"] = {k: v * factor if k in TIMES else v for k, v in entry["stats"].items()}
+    return slowed
+
+
+def test_a_change_past_the_threshold_and_beyond_the_spread_fails(tmp_path, capsys):
+    a = write(tmp_path, "a.json", {"benchmarks": [rounds("fit", [1.0, 1.05, 1.1])]})
+    assert (
+        main(
+            [
+                "bench",
+                "compare",
+                str(a),
+                str(write(tmp_path, "b.json", scaled(json.loads(a.read_text()), 1.5))),
+                "--fail-above",
+                "10%",
+            ]
+        )
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "+50.0%" in out and "REGRESSION" in out and "1 of 1 benchmarks regressed" in out
+    assert "1.050 s [IQR 1.000 s–1.100 s, min–max 1.000 s–1.100 s, 3 rounds]" in out
+
+
+def test_a_slower_median_within_the_spread_is_noise(tmp_path, capsys):
+    a = write(tmp_path, "a.json", {"benchmarks": [rounds("fit", [1.0, 1.05, 1.1, 1.6])]})
+    b = write(tmp_path, "b.json", {"benchmarks": [rounds("fit", [1.2, 1.25, 1.3, 1.35])]})
+    assert main(["bench", "compare", str(a), str(b), "--fail-above", "10%"]) == 0
+    assert "slower, within the spread (noise)" in capsys.readouterr().out
+    assert main(["bench", "compare", str(a), str(b), "--fail-above", "25%"]) == 0
+
+
+@pytest.mark.parametrize("args, message", [(["--fail-above", "ten"], "--fail-above takes a percentage such as 10%")])
+def test_fail_above_mistakes_are_one_line(tmp_path, capsys, args, message):
+    one = write(tmp_path, "one.json", result("cpu", {"epoch": 1.0}))
+    assert main(["bench", "compare", str(one), str(one), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert main(["bench", "compare", str(one), "--fail-above", "10%"]) == 2
+    assert "compares exactly two files" in capsys.readouterr().err
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "baselines" / "benchmarks"
+ORDINARY = (BENCHMARKS / "xeon-2core-tensorflow-tta.json", BENCHMARKS / "xeon-2core-tensorflow-tta-rerun.json")
+
+
+def test_two_ordinary_runs_pass_and_a_slowed_one_fails(tmp_path, capsys):
+    """Two time-to-accuracy runs of this machine, one after the other: noise, not a regression. The
+    same file with every time × 1.5 is one."""
+    a, b = ORDINARY
+    assert main(["bench", "compare", str(a), str(b), "--fail-above", "10%"]) == 0
+    slowed = write(tmp_path, "slowed.json", scaled(json.loads(a.read_text()), 1.5))
+    assert main(["bench", "compare", str(a), str(slowed), "--fail-above", "10%"]) == 1
+    out = capsys.readouterr().out
+    assert "0 of 6 benchmarks regressed" in out  # the two ordinary runs
+    assert "4 of 6 benchmarks regressed" in out  # × 1.5; the other two scattered over more than 1.5× here
+
+
+def test_time_to_accuracy_reads_the_epoch_clock():
+    timing = bench.timing([3.0, 4.0, 5.0, 6.5], [0.3, 0.5, 0.6, 0.7], target=0.55)
+    assert (timing.first_epoch_s, timing.steady_epoch_s, timing.warmup_s) == (3.0, 1.0, 2.0)
+    assert (timing.time_to_target_s, timing.target_epoch) == (5.0, 3)
+    never = bench.timing([1.0, 2.0], [0.2, 0.2], target=0.4)
+    assert never.time_to_target_s is None and never.target_epoch is None
+    assert bench.timing([], [], target=0.4) is None

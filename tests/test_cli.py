@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from subprocess_cli import harness
 
+from harness.backend import active
+from harness.baseline import own_label
 from harness.cli import summary, to_json
 from harness.progress import Progress
 from harness.training import Settings
@@ -75,7 +77,7 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     assert "note: exact tier did not apply: the baseline holds no exact record" in passed.stdout
     assert (tmp_path / "artifacts/latest/sgd/metrics.json").exists(), "the reference was trained"
 
-    path = tmp_path / "b/surrogate-smoke/adam.json"
+    path = tmp_path / "b" / own_label("surrogate-smoke", active()) / "adam.json"
     doc = json.loads(path.read_text())
     doc["metrics"]["accuracy"]["values"] = [0.99 + 1e-4 * i for i in range(30)]
     path.write_text(json.dumps(doc))

@@ -38,6 +38,7 @@ class FakeRun:
     diverged_epoch: int | None = None
     train_seconds: float = 1.0
     steps_per_epoch: int | None = 10
+    epoch_ends: list = field(default_factory=list)
 
 
 def fake_run(name: str, quality: float, seed: int = 0) -> FakeRun:

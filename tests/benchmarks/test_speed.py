@@ -7,13 +7,16 @@ so no epoch runs uncounted. Each result records samples/s, the device and the se
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
 
 from harness import bench, training
-from harness.experiment import PROFILES, Profile, Settings, Variant
+from harness.experiment import PROFILES, Profile, Settings, Variant, registry
 from harness.session import Session
+from harness.training import Runs
 
 EPOCH = Profile("one-epoch", n_jets=None, epochs=1)
 ROUNDS = 5
@@ -28,7 +31,9 @@ def record(benchmark, device: dict, samples: int, flops_per_sample: int | None =
         device=device["device"],
         backend=device["backend"],
         keras=device["keras"],
-        backend_version=device.get("tensorflow") or device.get("jax"),
+        backend_version=device["backend_version"],
+        jit=device["jit"],
+        determinism=device["determinism"],
         onednn=device["onednn"],
         threads={k: device.get(k) for k in ("intra_op_threads", "inter_op_threads", "omp_num_threads", "cpu_count")},
         **extra,
@@ -141,3 +146,39 @@ def test_full_suite(benchmark, full_split, device, tmp_path, path):
     benchmark.pedantic(suite, rounds=1, iterations=1, warmup_rounds=0)
     fitted = int(len(full_split.X_train) * (1 - profile.validation_split)) * profile.epochs * 6
     record(benchmark, device, fitted, bench.mlp_train_flops_per_sample(), profile="full")
+
+
+#: Rounds of each time-to-accuracy run: enough for a min–max spread, at ~10 s a round on 2 cores
+#: (``JET_HARNESS_TTA_ROUNDS`` changes it: PyTorch's rounds take about four times as long).
+TTA_ROUNDS = int(os.environ.get("JET_HARNESS_TTA_ROUNDS", "3"))
+
+
+@pytest.mark.benchmark(group="time-to-accuracy")
+@pytest.mark.parametrize("name", list(registry()))
+def test_time_to_accuracy(benchmark, device, name):
+    """One exercise's quick-profile ``model.fit`` (seed 0, a fresh model each round, compilation included):
+    the benchmark's time is the whole fit; ``extra_info`` holds the seconds until the validation accuracy
+    first reached the exercise's target (``null``: never reached), the first and the steady epoch."""
+    profile, experiment = PROFILES["quick"], registry()[name]
+    split = Runs(Settings(profile=profile), registry()).split(experiment.variant.scaled)  # prepared off the clock
+    timings: list[bench.Timing] = []
+
+    def one_run():
+        run = training.train(experiment, split, profile, seed=0)
+        timings.append(bench.timing(run.epoch_ends, run.history["val_accuracy"], bench.TARGETS.get(name)))
+
+    benchmark.pedantic(one_run, rounds=TTA_ROUNDS, iterations=1, warmup_rounds=0)
+    reached = [t.time_to_target_s for t in timings if t.time_to_target_s is not None]
+    fitted = int(profile.n_jets * 0.8 * (1 - profile.validation_split)) * profile.epochs
+    record(
+        benchmark,
+        device,
+        fitted,
+        profile=profile.name,
+        target_val_accuracy=bench.TARGETS.get(name),
+        time_to_target_s=[t.time_to_target_s for t in timings],
+        time_to_target_median_s=float(np.median(reached)) if reached else None,
+        reached=f"{len(reached)} of {len(timings)} rounds",
+        first_epoch_s=[t.first_epoch_s for t in timings],
+        steady_epoch_median_s=float(np.median([t.steady_epoch_s for t in timings if t.steady_epoch_s is not None])),
+    )
