@@ -199,3 +199,14 @@ def test_a_failed_exact_check_shows_the_pinned_metrics_first_and_stays_short():
     moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), now, pinned=("m19",)).problems
     assert moved[0].startswith("m19: recorded 19") and len(moved) == exact.SHOWN + 1
     assert moved[-1] == f"… and {20 - exact.SHOWN} more of the 20 recorded metrics"
+
+
+def test_capping_onednns_instruction_set_is_another_environment(monkeypatch):
+    """Measured: ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 Xeon changes seed 0's bits, so the exact tier must not apply."""
+    from harness import environment
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    plain = exact.environment_key(environment.fingerprint())
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    capped = exact.environment_key(environment.fingerprint())
+    assert capped["onednn"].endswith("max_isa=AVX2") and capped != plain
