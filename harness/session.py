@@ -139,8 +139,9 @@ class Session:
                 pinned=tuple(stored.metrics),
             )
             if verdict.applies:
+                said = [verdict.why] if verdict.problems else []  # a pass needs no note: "(exact)" says it
                 return self._judged(
-                    name, BaselineResult(path, list(verdict.problems), "exact", [verdict.why], verdict.to_json())
+                    name, BaselineResult(path, list(verdict.problems), "exact", said, verdict.to_json())
                 )
             notes.append(f"exact tier did not apply: {verdict.why}")
         else:

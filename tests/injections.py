@@ -65,13 +65,17 @@ def _registry(module: str, key: str, make: Callable) -> Callable[[], None]:
 
 
 def _loss(make: Callable) -> Callable[[], None]:
+    """Both ways a loss name is looked up: ``model.compile`` (``keras.src.losses.get``) and the public alias."""
+
     def patch() -> None:
         import keras
+        import keras.src.losses
 
-        original = keras.losses.get
-        keras.losses.get = lambda identifier: (
-            make() if identifier == "categorical_crossentropy" else original(identifier)
-        )
+        for module in (keras.losses, keras.src.losses):
+            original = module.get
+            module.get = lambda identifier, original=original: (
+                make() if identifier == "categorical_crossentropy" else original(identifier)
+            )
 
     return patch
 
