@@ -288,7 +288,7 @@ def seed_span(seeds: Sequence[int]) -> str:
     seeds = [int(s) for s in seeds]
     if not seeds:
         return "none"
-    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}-{seeds[-1]}"
     return ", ".join(map(str, seeds))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baseline
+from harness import baseline, guard
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,7 +101,7 @@ def test_the_exact_tier_decides_where_it_applies_and_fresh_seeds_decide_elsewher
     statistical = session("statistical")
     result = statistical.check_baseline("sgd")
     assert (result.tier, result.problems) == ("statistical", [])
-    assert result.verdict["seeds"] == [0, 1, 2, 3, 4, 5], "fresh seeds: never the baseline's"
+    assert result.verdict["seeds"] == list(range(guard.FRESH_SEEDS)), "fresh seeds: never the baseline's"
 
     shifted = dict(trained.metrics)
     shifted["accuracy"] = dataclasses.replace(
