@@ -97,12 +97,17 @@ def counts(seeds: Sequence[Metrics]) -> tuple[int, ...]:
     return tuple(found.count(s) for s in STATES)
 
 
+def learning(seeds: Sequence[Metrics]) -> int:
+    """How many of ``seeds`` learned: the ones the metric tests compare."""
+    return counts(seeds)[STATES.index("learning")]
+
+
 def fresh_count(stored: Sequence[Metrics], k: int = FRESH_SEEDS) -> int:
     """How many fresh seeds to train so that about ``k`` learn, by the stored seeds' share (at most 4k)."""
-    learning = counts(stored)[STATES.index("learning")]
-    if learning == 0:
+    n_learning = learning(stored)
+    if n_learning == 0:
         return k
-    return min(4 * k, math.ceil(k * len(stored) / learning))
+    return min(4 * k, math.ceil(k * len(stored) / n_learning))
 
 
 def fresh_seeds(stored_seeds: Sequence[int], start: int, count: int) -> list[int]:
@@ -133,7 +138,7 @@ def power(n_learning: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
 
 def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
     """A note when the baseline holds too few learning seeds for the guard's power target, else ``None``."""
-    n = counts(stored)[STATES.index("learning")]
+    n = learning(stored)
     needed = required_seeds(k, n_exercises)
     if n >= needed:
         return None

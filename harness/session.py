@@ -242,8 +242,7 @@ class Session:
     def grown(self, name: str, stored: baseline.Baseline, cap: int) -> baseline.Baseline:
         """``stored`` with more seeds (the next ones after its last) until enough learn, or ``cap`` seeds."""
         needed = guard.required_seeds(self.fresh_seeds, len(self.experiments))
-        learning_index = guard.STATES.index("learning")
-        while (learning := guard.counts(stored.per_seed())[learning_index]) < needed and len(stored.seeds) < cap:
+        while (learning := guard.learning(stored.per_seed())) < needed and len(stored.seeds) < cap:
             more = math.ceil((needed - learning) * len(stored.seeds) / max(learning, 1))
             extra = guard.fresh_seeds(stored.seeds, max(stored.seeds) + 1, min(more, cap - len(stored.seeds)))
             path = self.baseline_path(name)
