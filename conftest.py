@@ -115,10 +115,12 @@ def _check_strength(config: pytest.Config) -> None:
     n = config.getoption("baseline_seeds")
     if n < 2:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
+    if config.getoption("fresh_seeds") < 1:
+        raise pytest.UsageError("--fresh-seeds must be at least 1")
     if config.getoption("update_baselines") and not config.getoption("weak_baseline"):
         from harness.guard import strength_problem
 
-        if problem := strength_problem(n):
+        if problem := strength_problem(n, config.getoption("fresh_seeds")):
             raise pytest.UsageError(f"{problem}; pass --weak-baseline to write it anyway")
 
 

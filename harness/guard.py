@@ -9,12 +9,15 @@ exchangeable with the seeds the baseline stores. The rule, fixed before looking 
    so that about ``k`` fresh seeds learn.
 2. Sort every seed into a :data:`STATES` entry: ``diverged`` (its loss went non-finite),
    ``dead`` (train and validation loss at ln 5, uniform guessing over five classes: the ReLUs
-   died) or ``learning``. lr = 0.1 trains to all three; a change of the shares is a change.
+   died), ``saturated`` (train and validation loss at least :data:`SATURATED_LOSS`: the softmax
+   is certain and wrong on most jets, where a clipped cross-entropy has no gradient left — JAX
+   and PyTorch at lr = 0.1, README "Backends") or ``learning``. lr = 0.1 trains to several;
+   a change of the shares is a change.
 3. Per exercise, :data:`TESTS` exact tests (:mod:`harness.ranks`), each at
    :func:`per_test_alpha` (Bonferroni: any dependence between them is allowed):
 
    - the state shares (Freeman–Halton);
-   - every :data:`CONTINUOUS` metric over the *learning* seeds only (rank sum, two-sided):
+   - every :data:`CONTINUOUS` metric over the :data:`TRAINED` seeds only (rank sum, two-sided):
      a dead or exploded seed's numbers do not blur the others';
    - the epoch at which diverged seeds diverged (rank sum with ties: a discrete metric).
 
@@ -46,10 +49,17 @@ FRESH_SEEDS = 10
 #: The shift, in seed-to-seed σ, that a baseline must let the guard catch with :data:`POWER`.
 SHIFT = 4.0
 POWER = 0.9
-STATES: tuple[str, ...] = ("diverged", "dead", "learning")
+STATES: tuple[str, ...] = ("diverged", "dead", "saturated", "learning")
+#: The states whose seeds the metric tests compare: trained to finite numbers, not dead.
+TRAINED: tuple[str, ...] = ("saturated", "learning")
 #: Uniform guessing's cross-entropy over five classes: where a network with dead ReLUs sits.
 DEAD_LOSS = math.log(5)
 DEAD_WITHIN = 0.005
+#: Keras's fuzz factor (``keras.config.epsilon()``): JAX's and PyTorch's cross-entropy clip probabilities to it.
+KERAS_EPSILON = 1e-7
+#: Half the clipped loss of a certain, wrong prediction (−ln ε / 2 ≈ 8.06). A network certain of one class
+#: of five sits at 0.8 · 16.1 ≈ 12.9; the stored TensorFlow seeds that learn end below 1.8.
+SATURATED_LOSS = -math.log(KERAS_EPSILON) / 2
 CONTINUOUS: tuple[str, ...] = (
     "accuracy",
     "loss",
@@ -82,12 +92,14 @@ def init_alpha(n_exercises: int) -> float:
 
 
 def state(metrics: Metrics) -> str:
-    """``diverged``, ``dead`` or ``learning`` (see the module docstring)."""
+    """One of :data:`STATES` (see the module docstring)."""
     loss, val_loss = metrics.get("loss", math.nan), metrics.get("val_loss", math.nan)
     if not (math.isfinite(loss) and math.isfinite(val_loss)):
         return "diverged"
     if abs(loss - DEAD_LOSS) < DEAD_WITHIN and abs(val_loss - DEAD_LOSS) < DEAD_WITHIN:
         return "dead"
+    if loss >= SATURATED_LOSS and val_loss >= SATURATED_LOSS:
+        return "saturated"
     return "learning"
 
 
@@ -97,17 +109,17 @@ def counts(seeds: Sequence[Metrics]) -> tuple[int, ...]:
     return tuple(found.count(s) for s in STATES)
 
 
-def learning(seeds: Sequence[Metrics]) -> int:
-    """How many of ``seeds`` learned: the ones the metric tests compare."""
-    return counts(seeds)[STATES.index("learning")]
+def trained(seeds: Sequence[Metrics]) -> int:
+    """How many of ``seeds`` are in a :data:`TRAINED` state: the ones the metric tests compare."""
+    return sum(state(m) in TRAINED for m in seeds)
 
 
 def fresh_count(stored: Sequence[Metrics], k: int = FRESH_SEEDS) -> int:
-    """How many fresh seeds to train so that about ``k`` learn, by the stored seeds' share (at most 4k)."""
-    n_learning = learning(stored)
-    if n_learning == 0:
+    """How many fresh seeds to train so that about ``k`` train (:data:`TRAINED`), by the stored share (at most 4k)."""
+    n_trained = trained(stored)
+    if n_trained == 0:
         return k
-    return min(4 * k, math.ceil(k * len(stored) / n_learning))
+    return min(4 * k, math.ceil(k * len(stored) / n_trained))
 
 
 def fresh_seeds(stored_seeds: Sequence[int], start: int, count: int) -> list[int]:
@@ -121,7 +133,7 @@ def fresh_seeds(stored_seeds: Sequence[int], start: int, count: int) -> list[int
 
 
 def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
-    """The fewest stored learning seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
+    """The fewest stored trained seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
     alpha = per_test_alpha(n_exercises)
     n = 2
     while ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
@@ -131,19 +143,19 @@ def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
     return n
 
 
-def power(n_learning: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
-    """The chance the guard flags a :data:`SHIFT` σ move of one metric with ``n_learning`` stored learning seeds."""
-    return ranks.rank_sum_power(n_learning, k, per_test_alpha(n_exercises), SHIFT)
+def power(n_trained: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
+    """The chance the guard flags a :data:`SHIFT` σ move of one metric with ``n_trained`` stored trained seeds."""
+    return ranks.rank_sum_power(n_trained, k, per_test_alpha(n_exercises), SHIFT)
 
 
 def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
-    """A note when the baseline holds too few learning seeds for the guard's power target, else ``None``."""
-    n = learning(stored)
+    """A note when the baseline holds too few trained seeds for the guard's power target, else ``None``."""
+    n = trained(stored)
     needed = required_seeds(k, n_exercises)
     if n >= needed:
         return None
     return (
-        f"weak baseline: {n} learning seeds flag a {SHIFT:g}σ shift of one metric with "
+        f"weak baseline: {n} {_pool(stored)} flag a {SHIFT:g}σ shift of one metric with "
         f"{power(n, k, n_exercises):.0%} probability; {needed} reach {POWER:.0%}"
     )
 
@@ -228,25 +240,32 @@ class Verdict:
 def judge(stored: Sequence[Metrics], fresh: Sequence[Metrics], seeds: Sequence[int], alpha: float) -> Verdict:
     """Compare fresh seeds' metrics with the stored seeds' by the rule in the module docstring."""
     tests = [_shares(stored, fresh, alpha)]
-    learning_stored = [m for m in stored if state(m) == "learning"]
-    learning_fresh = [m for m in fresh if state(m) == "learning"]
+    trained_stored = [m for m in stored if state(m) in TRAINED]
+    trained_fresh = [m for m in fresh if state(m) in TRAINED]
+    over = _pool([*trained_stored, *trained_fresh])
     for name in CONTINUOUS:
-        tests.append(_ranks(name, learning_fresh, learning_stored, alpha, "learning seeds"))
+        tests.append(_ranks(name, trained_fresh, trained_stored, alpha, over))
     diverged_stored = [m for m in stored if state(m) == "diverged"]
     diverged_fresh = [m for m in fresh if state(m) == "diverged"]
     tests.append(_ranks("epochs", diverged_fresh, diverged_stored, alpha, "diverged seeds", label="divergence epoch"))
     notes = []
-    if len(learning_fresh) < FRESH_SEEDS:
-        notes.append(f"{len(learning_fresh)} of {len(fresh)} fresh seeds learned: the metric tests had less power")
+    if len(trained_fresh) < FRESH_SEEDS:
+        notes.append(
+            f"{len(trained_fresh)} of {len(fresh)} fresh seeds count as {over}: the metric tests had less power"
+        )
     return Verdict(tuple(seeds), tuple(tests), tuple(_moved(stored, fresh)), tuple(notes))
+
+
+def _pool(seeds: Sequence[Metrics]) -> str:
+    """What the metric tests compare, in words: ``learning seeds``, ``saturated seeds`` or both."""
+    found = [s for s in reversed(TRAINED) if any(state(m) == s for m in seeds)] or ["learning"]
+    return " and ".join(found) + " seeds"
 
 
 def _shares(stored: Sequence[Metrics], fresh: Sequence[Metrics], alpha: float) -> Comparison:
     f, s = counts(fresh), counts(stored)
     p = ranks.shares_pvalue(f, s)
-    return Comparison(
-        "diverged/dead/learning", len(fresh), len(stored), p, alpha, "/".join(map(str, f)), "/".join(map(str, s))
-    )
+    return Comparison("/".join(STATES), len(fresh), len(stored), p, alpha, "/".join(map(str, f)), "/".join(map(str, s)))
 
 
 def _ranks(

@@ -237,8 +237,8 @@ def render_html(reports: Sequence[ExerciseReport], session: Mapping, run_dir: Pa
 
 def _session_table(session: Mapping) -> str:
     rows = [(k, session[k]) for k in ("dataset", "profile", "seed", "backend", "device", "generated") if k in session]
-    env = session.get("environment", {})
-    rows += [(k, v) for k, v in env.items()]
+    shown = {k for k, _ in rows}  # the fingerprint repeats the backend: one row each
+    rows += [(k, v) for k, v in session.get("environment", {}).items() if k not in shown]
     body = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
     return f'<table class="session">{body}</table>'
 

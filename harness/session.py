@@ -240,10 +240,10 @@ class Session:
         return BaselineResult(path, [], None, notes)
 
     def grown(self, name: str, stored: baseline.Baseline, cap: int) -> baseline.Baseline:
-        """``stored`` with more seeds (the next ones after its last) until enough learn, or ``cap`` seeds."""
+        """``stored`` with more seeds (the next ones after its last) until enough train, or ``cap`` seeds."""
         needed = guard.required_seeds(self.fresh_seeds, len(self.experiments))
-        while (learning := guard.learning(stored.per_seed())) < needed and len(stored.seeds) < cap:
-            more = math.ceil((needed - learning) * len(stored.seeds) / max(learning, 1))
+        while (n := guard.trained(stored.per_seed())) < needed and len(stored.seeds) < cap:
+            more = math.ceil((needed - n) * len(stored.seeds) / max(n, 1))
             extra = guard.fresh_seeds(stored.seeds, max(stored.seeds) + 1, min(more, cap - len(stored.seeds)))
             path = self.baseline_path(name)
             stored = baseline.merge([(path, stored), (path, self.train_baseline(name, extra))])

@@ -103,10 +103,30 @@ def learning(accuracy: float, **extra: float) -> dict[str, float]:
     return values
 
 
-def test_states_are_diverged_dead_or_learning():
+def test_states_are_diverged_dead_saturated_or_learning():
     assert guard.state(learning(0.5, loss=math.nan)) == "diverged"
     assert guard.state(learning(0.2, loss=math.log(5) + 1e-4, val_loss=math.log(5) - 1e-4)) == "dead"
+    assert guard.state(learning(0.2, loss=12.885, val_loss=12.914)) == "saturated"  # JAX's lr_0.1, seed 0
+    assert guard.state(learning(0.2, loss=12.885, val_loss=1.9)) == "learning"
     assert guard.state(learning(0.3, loss=1.76, val_loss=1.70)) == "learning"
+
+
+def saturated(**extra: float) -> dict[str, float]:
+    return learning(0.2, loss=12.9, val_loss=12.9, **extra)
+
+
+def test_a_backend_that_stops_saturating_is_caught_by_the_state_shares():
+    """JAX's own lr = 0.1 baseline (19 saturated, 1 dead of 20): fresh seeds that learn as on TensorFlow."""
+    stored = [saturated(**{"fc1.std_ratio": 1.0 + 0.01 * i}) for i in range(19)]
+    stored.append(learning(0.2, loss=math.log(5), val_loss=math.log(5)))
+    assert guard.trained(stored) == 19 and guard.fresh_count(stored) == 11
+    fresh = [learning(0.35, loss=1.3, val_loss=1.3, **{"fc1.std_ratio": 5.0})] * 11
+    verdict = guard.judge(stored, fresh, range(20, 31), guard.per_test_alpha(6))
+    flagged = [t.name for t in verdict.tests if t.rejected]
+    assert flagged[0] == "diverged/dead/saturated/learning"
+    assert "fc1.std_ratio (learning and saturated seeds)" in flagged
+    same = guard.judge(stored, [saturated(**{"fc1.std_ratio": 1.05})] * 11, range(20, 31), guard.per_test_alpha(6))
+    assert same.passed and same.tests[1].name == "accuracy (saturated seeds)"
 
 
 def stored_and_fresh(shift: float, seed: int = 0) -> tuple[list[dict], list[dict]]:
@@ -141,7 +161,7 @@ def test_lr_0_1_always_diverging_is_caught_by_the_state_shares():
     assert guard.fresh_count(stored) == 22
     fresh = [learning(0.2, loss=math.nan, epochs=1.0)] * 22
     verdict = guard.judge(stored, fresh, range(80, 102), guard.per_test_alpha(6))
-    assert [t.name for t in verdict.tests if t.rejected] == ["diverged/dead/learning"]
+    assert [t.name for t in verdict.tests if t.rejected] == ["diverged/dead/saturated/learning"]
 
 
 def test_fresh_seeds_are_never_baseline_seeds():

@@ -92,6 +92,9 @@ def test_missing_then_update_then_pass_then_drift(project):
     weak.stderr.fnmatch_lines(
         ["*a baseline of 2 seeds flags a 4σ shift with 0% probability; the guard needs at least *"]
     )
+    fewer_fresh = run(project, "--update-baselines", "--baseline-seeds", "12", "--fresh-seeds", "5")
+    assert fewer_fresh.ret == pytest.ExitCode.USAGE_ERROR  # 12 seeds suffice for 10 fresh seeds, not for 5
+    fewer_fresh.stderr.fnmatch_lines(["*a baseline of 12 seeds flags *; the guard needs at least 29 *"])
     run(project, "--update-baselines", "--baseline-seeds", "2", "--weak-baseline").assert_outcomes(passed=1)
     weakened = run(project, "--tier", "statistical")
     weakened.assert_outcomes(passed=1)

@@ -70,6 +70,7 @@ def run_dir(tmp_path):
     plans = artifacts.plan_comparisons(registry())
     artifacts.save_comparisons(plans, runs, tmp_path / RUN, SETTINGS)
     record = {"label": SETTINGS.label, "dataset": "surrogate", "profile": "quick", "seed": 0, "device": "cpu"}
+    record |= {"backend": "jax", "environment": {"python": "3.11", "backend": "jax", "keras": "3.15"}}
     record["baselines_dir"] = str(tmp_path / "baselines")
     (tmp_path / RUN / SETTINGS.label / "session.json").write_text(json.dumps(record))
     for name, quality in (("sgd", 0.3), ("adam", 0.3)):
@@ -118,6 +119,14 @@ def test_report_has_a_row_per_exercise_with_baseline_verdicts(run_dir):
     assert "- `adam` baseline: accuracy (learning seeds): fresh median 0.5 vs stored 0.7 (p = 1e-07" in markdown
     adam = html_path.read_text().split('<section id="adam">')[1]
     assert "statistical tier: fail (fresh seeds 40-45)" in adam and "exact tier did not apply" in adam
+
+
+def test_the_session_table_names_each_setting_once(run_dir):
+    """The fingerprint repeats the run's backend; the table shows it once, beside the other settings."""
+    html_path, _ = write_report(run_dir)
+    table = re.search(r'<table class="session">(.*?)</table>', html_path.read_text()).group(1)
+    names = re.findall(r"<tr><td>([^<]+)</td>", table)
+    assert names.count("backend") == 1 and {"python", "keras", "device"} <= set(names)
 
 
 def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
