@@ -442,9 +442,12 @@ def _seeds_compare(args: argparse.Namespace) -> int:
 
 def _label_folder(folder: Path) -> Path:
     """A ``<dataset>-<profile>`` folder as given, or the one such folder inside a baselines root or shard."""
+    from .baseline import DATA
+
     if any(folder.glob("*.json")):
         return folder
-    inside = sorted({p.parent for p in folder.glob("*/*.json")})
+    # _data.json alone is not a set: a shard trained on JAX keeps its seeds in <label>-jax/, the data in <label>/
+    inside = sorted({p.parent for p in folder.glob("*/*.json") if p.stem != DATA})
     if len(inside) > 1:
         names = ", ".join(p.name for p in inside)
         raise HarnessError(f"{folder} holds several baseline sets ({names}): name one, e.g. {inside[0]}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import artifacts, baseline, environment, exact, guard, initial, report
+from .backend import DEFAULT as DEFAULT_BACKEND
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, ConfigError
 from .experiment import Experiment, Settings, registry
@@ -272,6 +273,8 @@ class Session:
             words.append(f"--profile={self.settings.profile.name}")
         if self.settings.dataset != "surrogate":
             words.append(f"--dataset={self.settings.dataset}")
+        if self.settings.backend != DEFAULT_BACKEND:  # pasted elsewhere, it must train where this run trained
+            words.append(f"--backend={self.settings.backend}")
         if self.baselines_dir.resolve() != DEFAULT_BASELINES:
             words.append(f"--baselines-dir={self.baselines_dir}")
         return shlex.join(words)

@@ -39,18 +39,25 @@ def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pyte
 
 
 def test_missing_then_update_then_pass_then_drift(project):
-    baseline_file = project.path / "baselines" / "surrogate-smoke" / "sgd.json"
+    from harness.backend import DEFAULT, active
+    from harness.baseline import own_label
+    from harness.experiment import Variant
+    from harness.side_by_side import trainer
+
+    shared_file = project.path / "baselines" / "surrogate-smoke" / "sgd.json"
+    baseline_file = project.path / "baselines" / own_label("surrogate-smoke", active()) / "sgd.json"  # written
+    on = "" if active() == DEFAULT else f" --backend={active()}"  # a pasted command trains on this backend
 
     missing = run(project)
     missing.assert_outcomes(failed=1)
-    update = f"pytest --update-baselines -k sgd --profile=smoke --baselines-dir={project.path / 'baselines'}"
-    missing.stdout.fnmatch_lines([f"*{baseline_file}: no baseline; create or update it with: {update}"])
+    update = f"pytest --update-baselines -k sgd --profile=smoke{on} --baselines-dir={project.path / 'baselines'}"
+    missing.stdout.fnmatch_lines([f"*{shared_file}: no baseline; create or update it with: {update}"])
 
     # the printed command, pasted as it stands (it selects test_data_unchanged's baseline too)
     pasted = project.runpytest(*shlex.split(update)[1:], "-p", "no:cacheprovider")
     pasted.assert_outcomes(passed=2, skipped=1)
     stored = json.loads(baseline_file.read_text())
-    assert stored["seeds"] == list(range(40)) and stored["trainer"] == "side-by-side"
+    assert stored["seeds"] == list(range(40)) and stored["trainer"] == trainer(Variant())
 
     run(project).assert_outcomes(passed=1)  # this environment's exact record of seed 0 decides
 
@@ -60,7 +67,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     baseline_file.write_text(json.dumps(stored))
     moved = run(project)
     moved.assert_outcomes(failed=1)
-    rerecord = f"pytest --record-exact -k sgd --profile=smoke --baselines-dir={project.path / 'baselines'}"
+    rerecord = f"pytest --record-exact -k sgd --profile=smoke{on} --baselines-dir={project.path / 'baselines'}"
     moved.stdout.fnmatch_lines(
         [
             f"*sgd: seed 0 no longer trains to its exact record in {baseline_file}:*",

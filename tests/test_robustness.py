@@ -53,7 +53,8 @@ def test_divergence_is_a_recorded_outcome_and_plots_still_render(tmp_path):
     from harness.experiment import PROFILES, Experiment, Settings, Variant
     from harness.session import Session
 
-    blowup = Experiment("blowup", Variant(learning_rate=1e6))
+    # an infinite step: NaN on every backend (a large finite one saturates where the cross-entropy clips)
+    blowup = Experiment("blowup", Variant(learning_rate=math.inf))
     session = Session(Settings(profile=PROFILES["smoke"]), artifacts_dir=tmp_path, experiments={"blowup": blowup})
     run = session.run("blowup")
     assert run.diverged_epoch == 1

@@ -22,6 +22,11 @@ from harness.training import compile_model, seed_everything
 pytestmark = pytest.mark.training
 EXERCISES = list(registry().values())
 SMOKE = PROFILES["smoke"]
+#: The stacked computation is TensorFlow code; elsewhere ``train_seeds`` trains one ``model.fit`` per seed,
+#: which the tests below that call ``train_seeds`` cover on every backend.
+stacked_only = pytest.mark.skipif(
+    not side_by_side.stackable(Variant()), reason="seeds train side by side on TensorFlow only (README, 'Backends')"
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,7 @@ def lone_fit(variant: Variant, split, kernels: dict[str, np.ndarray], orders: li
     return history, kernels, np.asarray(model.predict(split.X_test, batch_size=SMOKE.batch_size, verbose=0))
 
 
+@stacked_only
 @pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
 def test_a_member_is_model_fit_given_its_draws(experiment: Experiment, data):
     split = prepare(data, scaled=experiment.variant.scaled)
@@ -109,6 +115,7 @@ def test_members_are_independent_draws(data):
         assert np.abs(drawn.kernels[layer]).max() <= limit
 
 
+@stacked_only
 def test_one_members_divergence_leaves_the_others_alone(data):
     """A member that diverges stops there; its neighbours train on exactly as in any other stack."""
     split = prepare(data)
