@@ -140,6 +140,14 @@ def _parser() -> argparse.ArgumentParser:
         "and each median lies outside the other's interquartile range (noise is not a regression)",
     )
     compare.set_defaults(func=_bench_compare)
+    runs = bench_commands.add_parser(
+        "runs", help="one table from several runs' artifacts: the same exercises on other backends or machines"
+    )
+    runs.add_argument(
+        "folders", nargs="+", type=Path, metavar="RUN", help="run folders (artifacts/runs/<id>, artifacts/latest)"
+    )
+    runs.add_argument("--markdown", action="store_true", help="Markdown tables")
+    runs.set_defaults(func=_bench_runs)
     return parser
 
 
@@ -506,6 +514,13 @@ def _bench_compare(args: argparse.Namespace) -> int:
     print()
     print(bench.render_changes(*machines, found))
     return FAILED if any(c.regressed for c in found) else 0
+
+
+def _bench_runs(args: argparse.Namespace) -> int:
+    from . import matrix
+
+    print(matrix.render([matrix.load(folder) for folder in args.folders], markdown=args.markdown))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

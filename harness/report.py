@@ -75,11 +75,10 @@ class ExerciseReport:
 
     @property
     def regression(self) -> str:
-        if self.baseline is None:
-            return "missing"
-        if self.verdict is None:
-            return "not run"
-        return "fail" if self.problems else "pass"
+        """The recorded verdict; else ``missing`` (no baseline file to judge against) or ``not run``."""
+        if self.verdict is not None:
+            return "fail" if self.problems else "pass"
+        return "missing" if self.baseline is None else "not run"
 
     @property
     def tier(self) -> str:

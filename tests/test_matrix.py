@@ -1,0 +1,50 @@
+"""``python -m harness bench runs``: runs on several backends, one table, read from their files alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from subprocess_cli import harness
+from test_report import SETTINGS, fake_run
+
+from harness import artifacts, guard
+
+
+def a_run(root: Path, backend: str, version: str, epoch_ends: list[float]) -> Path:
+    """An sgd and an adam run as a session leaves them; sgd judged by the statistical tier."""
+    folder = root / f"r-{backend}"
+    for name, quality in (("sgd", 0.3), ("adam", 2.0)):
+        run = dataclasses.replace(fake_run(name, quality), epoch_ends=epoch_ends)
+        run.history["val_accuracy"] = [0.3, 0.5, 0.7] + [0.7] * 7
+        artifacts.save_run(run, folder, SETTINGS, with_plots=False)
+    test = guard.Comparison("accuracy (learning seeds)", 10, 40, 0.5, 1.6e-5, "median 0.5", "median 0.5")
+    artifacts.save_verdict(folder, SETTINGS, "sgd", guard.Verdict(tuple(range(40, 50)), (test,)).to_json())
+    session = {"label": SETTINGS.label, "profile": "smoke", "backend": backend, "device": "cpu"}
+    session |= {"environment": {"backend": backend, "backend_version": version}, "baselines_dir": str(root / "none")}
+    (folder / SETTINGS.label / "session.json").write_text(json.dumps(session))
+    return folder
+
+
+def test_runs_on_two_backends_are_one_table_per_question(tmp_path):
+    ends = [2.0 + 0.5 * i for i in range(10)]
+    tf, jax = a_run(tmp_path, "tensorflow", "2.21.0", ends), a_run(tmp_path, "jax", "0.10.2", [])
+    done = harness("bench", "runs", str(tf), str(jax / SETTINGS.label), "--markdown", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines.count("| exercise | tensorflow 2.21.0, cpu | jax 0.10.2, cpu |") == 3
+    sgd = next(line for line in lines if line.startswith("| sgd |"))
+    assert sgd.count("not asserted · pass (statistical)") == 2, "the smoke profile asserts no behaviour"
+    assert "| adam (0.65) | 3.0 s (3) | not timed |" in lines  # val. accuracy 0.7 first in epoch 3, at 3.0 s
+    assert "| adam | 2.00 / 0.500 s | not timed |" in lines
+    adam = next(line for line in lines if line.startswith("| adam |"))
+    assert adam.count("missing") == 2, "no baseline file: said, not made up"
+
+
+def test_a_folder_without_a_run_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = harness("bench", "runs", "empty", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "error: empty: no run here (no session.json, nor one folder below holding it)"
+    ]
