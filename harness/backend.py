@@ -50,6 +50,9 @@ def use(name: str | None = None) -> str:
             f"backend {name!r} asked for, but Keras was already imported with {loaded!r} in this process; "
             f"start it with KERAS_BACKEND={name}"
         )
+    if loaded == name:  # Keras already runs on it: installed, and nothing else to set
+        os.environ["KERAS_BACKEND"] = name
+        return name
     if importlib.util.find_spec(PACKAGES[name]) is None:
         extra = "" if name == DEFAULT else f' (pip install -e ".[{name}]")'
         raise ConfigError(f"backend {name!r} is not installed: {PACKAGES[name]} cannot be imported{extra}")

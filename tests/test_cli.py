@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,8 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     failed = harness(*run, cwd=tmp_path)
     assert failed.returncode == 1
     assert "training data (_data.json): fail" in failed.stdout and "mean(j_mass_mmdt)" in failed.stdout
-    assert "adam baseline:" in failed.stdout and "accuracy (learning seeds): fresh median" in failed.stdout
+    # "(learning seeds)", or "(learning and saturated seeds)" where a seed saturated (JAX, smoke: 1 in 30)
+    assert "adam baseline:" in failed.stdout and re.search(r"accuracy \([a-z ]+ seeds\): fresh median", failed.stdout)
     assert "1 of 1 exercises FAILED" in failed.stdout
     verdict = json.loads((tmp_path / "r.json").read_text())["experiments"]["adam"]["verdict"]
     assert verdict["baseline"] == "fail" and verdict["tier"] == "statistical"

@@ -310,7 +310,8 @@ def test_the_readme_quotes_the_missing_baseline_message_the_harness_prints():
     from harness.experiment import Settings
     from harness.session import Session
 
-    session = Session(Settings(dataset="/data/jets.csv"), artifacts_dir=None)
+    # the README shows the default backend's command; another's adds --backend (tests/test_plugin.py)
+    session = Session(Settings(dataset="/data/jets.csv", backend="tensorflow"), artifacts_dir=None)
     assert session.settings.label == "jets-quick" and "`baselines/jets-quick/`" in own_data_section()
     fix = session.update_command("sgd")
     quoted = f"`…/baselines/jets-quick/sgd.json: no baseline; create or update it with: {fix}`"

@@ -88,7 +88,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     drift.stdout.fnmatch_lines(
         [
             f"*sgd: fresh seeds (40-49) train differently from the baseline {baseline_file}:*",
-            "*accuracy (learning seeds): fresh median * vs stored median 0.99* (p = *, flagged at ≤ *",
+            "*accuracy (*seeds): fresh median * vs stored median 0.99* (p = *, flagged at ≤ *",
             f"*If the change is intended, create or update it with: {update}",
         ]
     )
