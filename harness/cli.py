@@ -402,7 +402,7 @@ def _seeds_merge(args: argparse.Namespace) -> int:
     for relative, stored in merged.items():
         if relative.stem != baseline.DATA and not args.weak_baseline and (weak := weakness(stored.per_seed())):
             raise BaselineError(f"{relative}: {weak}; merge a shard of more seeds, or pass --weak-baseline")
-    for label in {relative.parent for relative in merged}:
+    for label in sorted({relative.parent for relative in merged}):  # the same first complaint every time
         ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
         baseline.write(args.into / relative, stored)
