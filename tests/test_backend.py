@@ -164,9 +164,11 @@ BLOCK_TENSORFLOW = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
-def test_jax_trains_without_tensorflow(tmp_path):
-    """An image with Keras and JAX but no TensorFlow: seeds train one model.fit each, the backend is recorded."""
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_another_backend_trains_without_tensorflow(tmp_path, name):
+    """An image with Keras and JAX (or PyTorch) but no TensorFlow: seeds train one model.fit each, recorded."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"{name} is not installed")
     args = [
         "seeds",
         "train",
@@ -176,7 +178,7 @@ def test_jax_trains_without_tensorflow(tmp_path):
         "--profile",
         "smoke",
         "--backend",
-        "jax",
+        name,
         "--out",
         "b",
         "--shard",
@@ -187,9 +189,9 @@ def test_jax_trains_without_tensorflow(tmp_path):
         [sys.executable, "-c", BLOCK_TENSORFLOW, *args], cwd=tmp_path, capture_output=True, text=True, env=env
     )
     assert done.returncode == 0, done.stderr
-    stored = json.loads((tmp_path / "b" / "surrogate-smoke-jax" / "sgd.json").read_text())  # JAX's own folder
+    stored = json.loads((tmp_path / "b" / f"surrogate-smoke-{name}" / "sgd.json").read_text())  # its own folder
     assert stored["trainer"] == "model.fit"
-    assert stored["environment"]["backend"] == "jax"
+    assert stored["environment"]["backend"] == name
 
 
 def test_a_backend_is_judged_against_its_own_baselines_where_it_has_them(tmp_path):
