@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from subprocess_cli import pythonpath
 
 from harness import backend
 from harness.errors import ConfigError
@@ -183,7 +184,7 @@ def test_another_backend_trains_without_tensorflow(tmp_path, name):
         "b",
         "--shard",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
     env.pop("KERAS_BACKEND", None)
     done = subprocess.run(
         [sys.executable, "-c", BLOCK_TENSORFLOW, *args], cwd=tmp_path, capture_output=True, text=True, env=env

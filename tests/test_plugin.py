@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from subprocess_cli import pythonpath
 
 # Imported here, before pytester snapshots sys.modules: numpy and TensorFlow load once per process.
 import harness.session  # noqa: F401
@@ -22,7 +23,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
     A pytest it runs in a subprocess imports this checkout's ``harness``, not an installed copy.
     """
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("PYTHONPATH", pythonpath())
     pytester.makeconftest((ROOT / "conftest.py").read_text())
     # Its own module name: the outer session may have imported tests/test_exercises.py already.
     pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from subprocess_cli import harness
+from subprocess_cli import harness, pythonpath
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ def test_only_known_chatter_is_dropped_and_everything_else_arrives():
         [sys.executable, "-c", FILTERED],
         capture_output=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": pythonpath()},
     )
     assert done.returncode == 0
     assert done.stderr == (
@@ -67,7 +67,7 @@ def test_run_and_report_print_no_tensorflow_chatter(tmp_path):
         text=True,
         timeout=120,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": pythonpath()},
     )
     assert imports.returncode == 0 and "harness.report" in imports.stderr
     assert not re.search(r"\| (tensorflow|keras)\b", imports.stderr)
@@ -76,7 +76,7 @@ def test_run_and_report_print_no_tensorflow_chatter(tmp_path):
 @pytest.mark.training
 def test_a_failing_tests_captured_output_has_no_tensorflow_chatter(pytester: pytest.Pytester, monkeypatch):
     """A missing baseline fails ``test_baseline[sgd]``: its report shows the failure, not TensorFlow's start-up."""
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # a fresh process, importing this checkout's harness
+    monkeypatch.setenv("PYTHONPATH", pythonpath())  # a fresh process, importing this checkout's harness
     pytester.makeconftest((ROOT / "conftest.py").read_text())
     pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
     base = pytester.path
