@@ -82,7 +82,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fresh-seeds",
         type=int,
         default=FRESH_SEEDS,
-        help=f"fresh seeds expected to learn per exercise in the statistical tier (default {FRESH_SEEDS})",
+        help=f"fresh seeds expected to train (not diverge or die) per exercise (default {FRESH_SEEDS})",
     )
 
 

@@ -57,7 +57,7 @@ def use(name: str | None = None) -> str:
         extra = "" if name == DEFAULT else f' (pip install -e ".[{name}]")'
         raise ConfigError(f"backend {name!r} is not installed: {PACKAGES[name]} cannot be imported{extra}")
     os.environ["KERAS_BACKEND"] = name
-    if name == "jax" and loaded is None:  # read when JAX starts its GPU backend; CPU kernels are deterministic
+    if name == "jax":  # read when JAX starts its GPU backend; CPU kernels are deterministic
         flags = os.environ.get("XLA_FLAGS", "")
         if JAX_DETERMINISM not in flags:
             os.environ["XLA_FLAGS"] = f"{flags} {JAX_DETERMINISM}".strip()

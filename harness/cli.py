@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         "--fresh-seeds",
         type=int,
         default=FRESH_SEEDS,
-        help=f"fresh seeds expected to learn per exercise ({FRESH_SEEDS})",
+        help=f"fresh seeds expected to train (not diverge or die) per exercise ({FRESH_SEEDS})",
     )
     run.set_defaults(func=_run)
 
@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "--shard",
         action="store_true",
         help="write exactly these seeds, a part of a baseline to merge later (else: refuse too few seeds, and "
-        "train more where too few learn, as --update-baselines does)",
+        "train more where too few train without diverging or dying, as --update-baselines does)",
     )
     train.set_defaults(func=_seeds_train)
     merge = seeds_commands.add_parser(
@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         "--into", type=Path, required=True, metavar="DIR", help="baselines root to write, e.g. baselines"
     )
     merge.add_argument(
-        "--weak-baseline", action="store_true", help="write it even where too few seeds learn for the guard's power"
+        "--weak-baseline", action="store_true", help="write it even where too few seeds train for the guard's power"
     )
     merge.set_defaults(func=_seeds_merge)
     study = seeds_commands.add_parser(

@@ -2,12 +2,11 @@
 
 Reads only what each run wrote — ``session.json``, every exercise's ``metrics.json`` and
 ``verdict.json``, through :func:`harness.report.collect` — so it trains nothing and never judges
-a baseline again. ``python -m harness bench runs A B C`` prints it; README "Backends" is one.
+a baseline again. ``python -m harness bench runs A B C`` prints it; README "Backends" quotes one.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from .errors import HarnessError
 from .experiment import registry
+from .files import read_json
 from .report import ExerciseReport, aligned, collect
 
 SESSION = "session.json"
@@ -31,7 +31,7 @@ class Run:
     @property
     def title(self) -> str:
         """``jax 0.10.2, Intel(R) Xeon(R) Processor (2 cores)``: what tells runs apart."""
-        env = self.session.get("environment", {})
+        env = _mapping(self.session.get("environment"))
         backend = " ".join(str(p) for p in (self.session.get("backend", "tensorflow"), env.get("backend_version")) if p)
         device = self.session.get("device")
         return f"{backend}, {device}" if device else backend
@@ -41,6 +41,8 @@ def find(folder: Path) -> Path:
     """The folder holding ``session.json``: as given, or the one such folder inside (a run id, ``latest``)."""
     if (folder / SESSION).is_file():
         return folder
+    if folder.exists() and not folder.is_dir():
+        raise HarnessError(f"{folder}: not a folder (name a run's folder, e.g. artifacts/latest)")
     inside = sorted(p.parent for p in folder.glob(f"*/{SESSION}"))
     if len(inside) == 1:
         return inside[0]
@@ -54,36 +56,46 @@ def find(folder: Path) -> Path:
 
 def load(folder: Path) -> Run:
     """A run's files, judged against the baselines its session recorded (the verdicts are its own)."""
+    from .session import DEFAULT_BASELINES
+
     where = find(Path(folder))
-    try:
-        session = json.loads((where / SESSION).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{where / SESSION}: unreadable ({exc})") from None
-    baselines_dir = Path(session.get("baselines_dir", "baselines"))
+    session = read_json(where / SESSION, HarnessError, "session record")
+    if not isinstance(session, dict):
+        raise HarnessError(f"{where / SESSION}: not a session record (a JSON object)")
+    baselines_dir = Path(str(session.get("baselines_dir") or DEFAULT_BASELINES))
     reports = collect(where, registry(), baselines_dir, str(session.get("label", where.name)))
     if not reports:
         raise HarnessError(f"{where}: no exercise's metrics.json in this run")
     return Run(where, session, {r.experiment.name: r for r in reports})
 
 
+def _mapping(value: object) -> Mapping:
+    """``value`` where it is a JSON object, else empty: a damaged field shows as missing, not as a traceback."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _verdicts(report: ExerciseReport) -> str:
-    accuracy = report.record.get("metrics", {}).get("accuracy")
-    shown = f"{accuracy:.3f}" if isinstance(accuracy, float) and math.isfinite(accuracy) else str(accuracy)
+    accuracy = _number(_mapping(report.record.get("metrics")).get("accuracy"))
+    shown = f"{accuracy:.3f}" if accuracy is not None and math.isfinite(accuracy) else "no number"
     baseline = report.regression + (f" ({report.tier})" if report.tier else "")
     return f"{shown} · {report.behaviour} · {baseline}"
 
 
 def _to_target(report: ExerciseReport) -> str:
-    timing = report.record.get("timing") or {}
-    seconds = timing.get("time_to_target_s")
+    timing = _mapping(report.record.get("timing"))
+    seconds = _number(timing.get("time_to_target_s"))
     if seconds is None:
-        return "never reached" if timing else "not timed"
+        return "never reached" if _number(timing.get("first_epoch_s")) is not None else "not timed"
     return f"{seconds:.1f} s ({timing.get('target_epoch')})"
 
 
 def _epochs(report: ExerciseReport) -> str:
-    timing = report.record.get("timing") or {}
-    first, steady = timing.get("first_epoch_s"), timing.get("steady_epoch_s")
+    timing = _mapping(report.record.get("timing"))
+    first, steady = _number(timing.get("first_epoch_s")), _number(timing.get("steady_epoch_s"))
     if first is None:
         return "not timed"
     return f"{first:.2f} / {steady:.3f} s" if steady is not None else f"{first:.2f} s / none"
@@ -98,8 +110,8 @@ TABLES: dict[str, Callable[[ExerciseReport], str]] = {
 
 
 def _target(runs: Sequence[Run], name: str) -> str:
-    timings = [r.reports[name].record.get("timing") or {} for r in runs if name in r.reports]
-    targets = {t["target_val_accuracy"] for t in timings if t.get("target_val_accuracy") is not None}
+    timings = [_mapping(r.reports[name].record.get("timing")) for r in runs if name in r.reports]
+    targets = {t for t in (_number(t.get("target_val_accuracy")) for t in timings) if t is not None}
     return f"{name} ({', '.join(f'{t:g}' for t in sorted(targets))})" if targets else name
 
 
@@ -109,12 +121,18 @@ def render(runs: Sequence[Run], markdown: bool = False) -> str:
     out = []
     for title, cell in TABLES.items():
         label = _target if title.startswith("time to target") else (lambda _, n: n)
-        rows = [("exercise", *(r.title for r in runs))]
+        rows = [("exercise", *_titles(runs))]
         rows += [(label(runs, n), *(cell(r.reports[n]) if n in r.reports else "not run" for r in runs)) for n in names]
         table = _markdown(rows) if markdown else aligned(rows)
         out += [f"### {title}" if markdown else f"== {title}", "", *table, ""]
     out.append("runs: " + ", ".join(str(r.folder) for r in runs))
     return "\n".join(out)
+
+
+def _titles(runs: Sequence[Run]) -> list[str]:
+    """Each run's title; where two runs share one (same backend and device), with its run id."""
+    titles = [r.title for r in runs]
+    return [f"{t} ({r.folder.parent.name})" if titles.count(t) > 1 else t for t, r in zip(titles, runs, strict=True)]
 
 
 def _markdown(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -218,7 +218,7 @@ class Session:
         """Train ``name`` with ``n_seeds`` seeds from the session seed on, side by side, and store them with
         this environment's exact record of the session seed.
 
-        ``strong``: where too few of them learn for the guard's power target (lr = 0.1's seeds often
+        ``strong``: where too few of them train (learn or saturate) for the guard's power target (lr = 0.1's seeds often
         diverge or die), train more until enough do. Other environments' exact records are dropped:
         they recorded the training this update replaces (re-record there with ``pytest --record-exact``).
         """

@@ -76,7 +76,7 @@ def main(label: str) -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for name in experiments:
         stored = baseline.load(baseline.path_for(Path("baselines"), label, name))
-        learning = [m for m in stored.per_seed() if guard.state(m) == "learning"]
+        learning = [m for m in stored.per_seed() if guard.state(m) in guard.TRAINED]
         for metric in METRICS:
             values = np.array([m[metric] for m in learning], dtype=np.float64)
             sigma = float(values.std(ddof=1))

@@ -48,3 +48,24 @@ def test_a_folder_without_a_run_is_one_line(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().splitlines() == [
         "error: empty: no run here (no session.json, nor one folder below holding it)"
     ]
+
+
+def test_damaged_run_files_are_one_line_or_shown_as_missing(tmp_path):
+    """A file for a folder, a session record that is not an object: one line. A damaged field: shown as missing."""
+    (tmp_path / "afile").write_text("")
+    assert harness("bench", "runs", "afile", cwd=tmp_path).stderr.strip() == (
+        "error: afile: not a folder (name a run's folder, e.g. artifacts/latest)"
+    )
+    run = a_run(tmp_path, "tensorflow", "2.21.0", [1.0 + i for i in range(10)]) / SETTINGS.label
+    good = (run / "session.json").read_text()
+    (run / "session.json").write_text("[1]")
+    done = harness("bench", "runs", str(run), cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip().endswith("session.json: not a session record (a JSON object)")
+    (run / "session.json").write_text(good.replace('"environment": {', '"environment": "x", "e": {'))
+    metrics = json.loads((run / "sgd" / "metrics.json").read_text())
+    metrics["timing"] = "x"
+    (run / "sgd" / "metrics.json").write_text(json.dumps(metrics))
+    done = harness("bench", "runs", str(run), str(run), cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert any(line.startswith("sgd ") and line.count("not timed") == 2 for line in done.stdout.splitlines())
+    assert "(r-tensorflow)" in done.stdout, "two runs with one title are told apart by their run id"
