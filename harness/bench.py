@@ -289,13 +289,11 @@ def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = Fa
             cells += [_seconds(median), _si(rate)] + ([f"{speedup:.2f}x" if speedup else "—"] if i else [])
         lines.append(cells)
     legend = [f"[{i + 1}] {m.label} ({m.path.name})" for i, m in enumerate(machines)]
+    from .report import aligned, markdown_table
+
     if markdown:
-        table = ["| " + " | ".join(lines[0]) + " |", "|" + "---|" * len(lines[0])]
-        table += ["| " + " | ".join(cells) + " |" for cells in lines[1:]]
-        return "\n".join(table + [""] + [f"- {item}" for item in legend])
-    widths = [max(len(cells[i]) for cells in lines) for i in range(len(lines[0]))]
-    table = ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip() for cells in lines]
-    return "\n".join([*legend, "", *table])
+        return "\n".join([*markdown_table(lines), "", *(f"- {item}" for item in legend)])
+    return "\n".join([*legend, "", *aligned(lines)])
 
 
 # --- is B slower than A? Past a threshold and beyond the rounds' spread ---

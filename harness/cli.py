@@ -490,12 +490,10 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
         f"{len(tests)} tests, family-wise level {alpha:g} (Holm). With {n_a} vs {n_b} seeds a single metric's shift",
         f"is found with 90 % power from {shift[0]:.2f} σ at the family's level, {shift[1]:.2f} σ at {alpha:g} alone.",
     ]
-    if markdown:
-        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-        lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-        return "\n".join([*lines, "", *notes])
-    from .report import aligned
+    from .report import aligned, markdown_table
 
+    if markdown:
+        return "\n".join([*markdown_table(rows), "", *notes])
     return "\n".join([*aligned(rows), *notes])
 
 

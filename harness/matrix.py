@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import HarnessError
 from .experiment import registry
 from .files import read_json
-from .report import ExerciseReport, aligned, collect
+from .report import ExerciseReport, aligned, collect, markdown_table
 
 SESSION = "session.json"
 
@@ -101,12 +101,8 @@ def _epochs(report: ExerciseReport) -> str:
     return f"{first:.2f} / {steady:.3f} s" if steady is not None else f"{first:.2f} s / none"
 
 
-#: Table title -> what a cell shows for one run's exercise.
-TABLES: dict[str, Callable[[ExerciseReport], str]] = {
-    "test accuracy · behaviour · baseline verdict": _verdicts,
-    "time to target validation accuracy (epoch reached)": _to_target,
-    "first / steady epoch (wall)": _epochs,
-}
+def _name(runs: Sequence[Run], name: str) -> str:
+    return name
 
 
 def _target(runs: Sequence[Run], name: str) -> str:
@@ -115,15 +111,22 @@ def _target(runs: Sequence[Run], name: str) -> str:
     return f"{name} ({', '.join(f'{t:g}' for t in sorted(targets))})" if targets else name
 
 
+#: Each table: its title, what a cell shows for one run's exercise, and how a row names its exercise.
+TABLES: tuple[tuple[str, Callable[[ExerciseReport], str], Callable[[Sequence[Run], str], str]], ...] = (
+    ("test accuracy · behaviour · baseline verdict", _verdicts, _name),
+    ("time to target validation accuracy (epoch reached)", _to_target, _target),
+    ("first / steady epoch (wall)", _epochs, _name),
+)
+
+
 def render(runs: Sequence[Run], markdown: bool = False) -> str:
     """One table per :data:`TABLES` entry: a row per exercise, a column per run."""
     names = [n for n in registry() if any(n in r.reports for r in runs)]
     out = []
-    for title, cell in TABLES.items():
-        label = _target if title.startswith("time to target") else (lambda _, n: n)
+    for title, cell, label in TABLES:
         rows = [("exercise", *_titles(runs))]
         rows += [(label(runs, n), *(cell(r.reports[n]) if n in r.reports else "not run" for r in runs)) for n in names]
-        table = _markdown(rows) if markdown else aligned(rows)
+        table = markdown_table(rows) if markdown else aligned(rows)
         out += [f"### {title}" if markdown else f"== {title}", "", *table, ""]
     out.append("runs: " + ", ".join(str(r.folder) for r in runs))
     return "\n".join(out)
@@ -133,10 +136,3 @@ def _titles(runs: Sequence[Run]) -> list[str]:
     """Each run's title; where two runs share one (same backend and device), with its run id."""
     titles = [r.title for r in runs]
     return [f"{t} ({r.folder.parent.name})" if titles.count(t) > 1 else t for t, r in zip(titles, runs, strict=True)]
-
-
-def _markdown(rows: Sequence[Sequence[str]]) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return [line(rows[0]), line(["---"] * len(rows[0])), *(line(r) for r in rows[1:])]

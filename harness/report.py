@@ -185,6 +185,15 @@ def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
     return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
+def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of text cells as a Markdown table (the first row is the header); a ``|`` in a cell is escaped."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(rows[0]), "|" + "---|" * len(rows[0]), *(line(r) for r in rows[1:])]
+
+
 # --- HTML ---
 
 STYLE = """
@@ -363,14 +372,14 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         f"{k} `{session[k]}`" for k in ("dataset", "profile", "seed", "backend", "device") if k in session
     )
     lines = [f"## jet-harness: {session.get('label', 'report')}", "", setting, ""]
-    lines.append("| exercise | behaviour | baseline | " + " | ".join(COLUMNS) + " |")
-    lines.append("|---" * (3 + len(COLUMNS)) + "|")
+    rows = [["exercise", "behaviour", "baseline", *COLUMNS]]
     for r in reports:
         cells = [f"`{r.experiment.name}`", icon[r.behaviour], icon[r.regression] + (f" ({r.tier})" if r.tier else "")]
         for column in COLUMNS:
             cell = r.cells[column]
             cells.append(_fmt(cell.observed) + (f" ({cell.stored})" if cell.stored else ""))
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    lines += markdown_table(rows)
     failing = [(r, o) for r in reports for o in (r.outcomes or []) if not o.passed]
     problems = [(r, p) for r in reports for p in r.problems]
     if failing or problems:
