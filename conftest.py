@@ -69,7 +69,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--record-exact",
         action="store_true",
-        help="add this environment's exact record of --seed to the selected baselines (their seeds untouched)",
+        help="add this machine's exact record of --seed to the selected baselines (their seeds untouched); "
+        "a record that would change is written only where fresh seeds still train like the baseline",
+    )
+    group.addoption(
+        "--intended",
+        action="store_true",
+        help="with --record-exact: the change of training is intended; record without asking the statistical tier",
     )
     group.addoption(
         "--tier",
@@ -88,9 +94,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
+    config.addinivalue_line("markers", "exercise: one of an exercise's own tests (behaviour, baseline, weights)")
     _check_strength(config)
     try:  # before any test module imports Keras, which reads KERAS_BACKEND once; xdist workers inherit it
         backend.use(config.getoption("backend"))
+        _check_given(config)
     except HarnessError as exc:
         raise pytest.UsageError(f"jet-harness: {exc}") from None
     worker = getattr(config, "workerinput", None)
@@ -122,6 +130,18 @@ def _check_strength(config: pytest.Config) -> None:
 
         if problem := strength_problem(n, config.getoption("fresh_seeds")):
             raise pytest.UsageError(f"{problem}; pass --weak-baseline to write it anyway")
+
+
+def _check_given(config: pytest.Config) -> None:
+    """What the user gave, checked before any test runs: one line, not a banner after minutes of tests."""
+    from harness import dataset, environment
+    from harness.experiment import profile
+
+    environment.check_training_settings()
+    profile(config.getoption("profile"))
+    spec = config.getoption("dataset")
+    if spec != "surrogate" and not hasattr(config, "workerinput"):  # the surrogate is ours: nothing to check
+        dataset.load(spec)
 
 
 def _run_id(config: pytest.Config) -> str | None:
@@ -214,12 +234,26 @@ def update_baselines(request: pytest.FixtureRequest) -> int:
     return opt("baseline_seeds") if opt("update_baselines") else 0
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and config.option.keyword:
-        from harness.experiment import registry
+def _say_what_k_selected(terminalreporter, keyword: str, exitstatus: int) -> None:
+    """A ``-k`` that selects none of the exercises says so, with their names: a typo must not pass silently."""
+    from harness.experiment import registry
 
-        names = ", ".join(registry())
-        terminalreporter.write_line(f"jet-harness: -k {config.option.keyword!r} selects no test; exercises: {names}")
+    names = ", ".join(registry())
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        terminalreporter.write_line(f"jet-harness: -k {keyword!r} selects no test; exercises: {names}")
+        return
+    reports = [r for stat in terminalreporter.stats.values() for r in stat if hasattr(r, "keywords")]
+    if reports and not any("exercise" in r.keywords for r in reports):
+        ran = len({r.nodeid for r in reports})
+        terminalreporter.write_line(
+            f"jet-harness: -k {keyword!r} selects none of the exercises ({names}); "
+            f"it ran {ran} of the harness's own tests only"
+        )
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if config.option.keyword and not hasattr(config, "workerinput"):
+        _say_what_k_selected(terminalreporter, config.option.keyword, exitstatus)
     session = config.stash.get(_SESSION, None)
     store = config.stash.get(_STORE, None)
     if session is None and store and not hasattr(config, "workerinput") and any(store.rglob("*.npz")):
@@ -248,5 +282,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for path in written:
             if path.name.startswith("report."):
                 terminalreporter.write_line(f"report: {path}")
+    from harness.environment import lock_drift
+
+    if drift := lock_drift(session.baselines_dir):
+        terminalreporter.write_line(f"jet-harness note: {drift}")
+    for line in session.writes():  # baseline writes, which tests' captured output would hide
+        terminalreporter.write_line(f"jet-harness {line}")
     for note in session.guard_notes():  # once per run, whether or not this run drew a report
         terminalreporter.write_line(f"jet-harness note: {note}")

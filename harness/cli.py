@@ -126,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     same.add_argument("--markdown", action="store_true", help="a Markdown table")
     same.set_defaults(func=_seeds_compare)
 
+    stored = commands.add_parser("baselines", help="the machines a baselines folder holds exact records of")
+    stored_commands = stored.add_subparsers(dest="baselines_command", required=True)
+    listed = stored_commands.add_parser("list", help="one line per machine: id, backend, processor, probe, files")
+    pruned = stored_commands.add_parser("prune", help="remove one machine's exact records from every baseline")
+    pruned.add_argument("record", metavar="RECORD", help="a record id from 'baselines list'")
+    for sub in (listed, pruned):
+        sub.add_argument("--baselines-dir", type=Path, default=None, help="default: the repository's baselines/")
+        sub.add_argument("--label", action="append", default=[], help="only this <dataset>-<profile> folder")
+    listed.set_defaults(func=_baselines_list)
+    pruned.set_defaults(func=_baselines_prune)
+
     bench = commands.add_parser("bench", help="benchmark tools")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True)
     compare = bench_commands.add_parser(
@@ -144,8 +155,9 @@ def _parser() -> argparse.ArgumentParser:
         "runs", help="one table from several runs' artifacts: the same exercises on other backends or machines"
     )
     runs.add_argument(
-        "folders", nargs="+", type=Path, metavar="RUN", help="run folders (artifacts/runs/<id>, artifacts/latest)"
+        "folders", nargs="+", metavar="RUN", help="run ids (report --list), latest, or folders (artifacts/runs/<id>)"
     )
+    runs.add_argument("--artifacts-dir", type=Path, default=Path("artifacts"), help="where run ids are looked up")
     runs.add_argument("--markdown", action="store_true", help="Markdown tables")
     runs.set_defaults(func=_bench_runs)
     return parser
@@ -233,11 +245,13 @@ def _seeds_train(args: argparse.Namespace) -> int:
     from . import baseline, dataset
     from .artifacts import ensure_writable
     from .backend import use
+    from .environment import check_training_settings
     from .experiment import Settings, profile, registry, select
 
     settings = Settings(
         dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
     )
+    check_training_settings()
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     if args.chunk is not None and args.chunk < 1:
@@ -284,11 +298,13 @@ def _seeds_study(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held for every seed, 1 otherwise."""
     from . import dataset
     from .backend import use
+    from .environment import check_training_settings
     from .experiment import Settings, profile, registry, select
 
     settings = Settings(
         dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
     )
+    check_training_settings()
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     if args.plots:
@@ -517,7 +533,43 @@ def _bench_compare(args: argparse.Namespace) -> int:
 def _bench_runs(args: argparse.Namespace) -> int:
     from . import matrix
 
-    print(matrix.render([matrix.load(folder) for folder in args.folders], markdown=args.markdown))
+    folders = [run_folder(text, args.artifacts_dir) for text in args.folders]
+    print(matrix.render([matrix.load(folder) for folder in folders], markdown=args.markdown))
+    return 0
+
+
+def run_folder(text: str, artifacts_dir: Path) -> Path:
+    """A run given as a folder, or as a run id (``report --list``) or ``latest`` in ``artifacts_dir``."""
+    from . import artifacts
+
+    given = Path(text)
+    if given.exists() or given.is_absolute() or len(given.parts) > 1:
+        return given  # a path: matrix.find says what is wrong with it, if anything
+    for candidate in (artifacts_dir / artifacts.RUNS / text, artifacts_dir / text):
+        if candidate.is_dir():
+            return candidate
+    raise HarnessError(f"no run folder or run id {text!r} in {artifacts_dir} (report --list shows the run ids)")
+
+
+def _baselines_root(args: argparse.Namespace) -> Path:
+    return args.baselines_dir or Path(__file__).resolve().parent.parent / "baselines"
+
+
+def _baselines_list(args: argparse.Namespace) -> int:
+    from . import records
+
+    root = _baselines_root(args)
+    rows = records.listing(root, args.label)
+    print("\n".join(records.table(rows, root)) if rows else f"no exact records in {root}")
+    return 0
+
+
+def _baselines_prune(args: argparse.Namespace) -> int:
+    from . import records
+
+    root = _baselines_root(args)
+    for path in records.prune(root, args.record, args.label):
+        print(f"removed exact record {args.record} from {path}")
     return 0
 
 
@@ -525,10 +577,12 @@ def _run(args: argparse.Namespace) -> int:
     from . import dataset
     from .artifacts import ensure_writable, run_timing
     from .backend import use
+    from .environment import check_training_settings, lock_drift
     from .experiment import Settings, profile, registry, select
 
     # Every check a user's mistake can fail runs before TensorFlow is imported: errors come at once.
     settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed, backend=use(args.backend))
+    check_training_settings()
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     ensure_writable(args.artifacts_dir)
@@ -570,6 +624,8 @@ def _run(args: argparse.Namespace) -> int:
     note = session.shared_baselines_note(list(results))
     if note:
         print(note)
+    if drift := lock_drift(session.baselines_dir):
+        print(f"note: {drift}")
     if args.json:
         _write_json(args.json, settings, results, data)
     print(f"artifacts: {session.output_dir}/")
@@ -646,19 +702,25 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
     last = f"{failed} of {len(results)} exercises FAILED" if failed else f"all {len(results)} exercises passed"
     if data is not None:
         details += [f"training data (_data.json): {data['verdict']}", *(f"  {line}" for line in data["problems"])]
-        last += "; the training data differs from the baselines'" if data["failed"] else ""
+        if data["verdict"] == "missing":
+            last += "; the training data has no baseline to compare with"
+        elif data["failed"]:
+            last += "; the training data differs from the baselines'"
     header = f"== verdict: {settings.label}, seed {settings.seed}, {settings.backend}"
     return "\n".join([header, *aligned(rows), *details, *(f"note: {n}" for n in notes), last])
 
 
 def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:
-    """The notebook's printout: the accuracy, then ``layer min max mean std`` per layer."""
+    """The notebook's printout: the accuracy, then each layer's kernel ``min max mean std``, labelled."""
+    from .report import aligned
+
     lines = [f"== {name}", f"Accuracy: {metrics['accuracy']}"]
     if diverged_epoch:
         lines.append(f"Diverged: loss not finite at epoch {diverged_epoch}")
-    for layer in LAYERS:
-        lines.append(" ".join([layer, *(f"{metrics[f'{layer}.{s}']:.8g}" for s in ("min", "max", "mean", "std"))]))
-    return "\n".join(lines)
+    stats = ("min", "max", "mean", "std")
+    rows = [("kernel", *stats)]
+    rows += [(layer, *(f"{metrics[f'{layer}.{s}']:.8g}" for s in stats)) for layer in LAYERS]
+    return "\n".join([*lines, *aligned(rows)])
 
 
 def to_json(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> dict:

@@ -1,15 +1,17 @@
 """The exact tier of the regression guard: same environment, same seed, same bits.
 
 Training on a CPU is deterministic: where nothing that decides the bits changed (the
-environment's :data:`~harness.environment.EXACT_KEYS`), a seed's ``model.fit`` run
-reproduces its final weights, predictions and history bit for bit. A baseline keeps one
-:class:`Record` per environment it was recorded in: per seed, a digest of that run and its
-metrics, so a difference says what moved. Any difference at all is a change of training:
-no seed noise, no false alarm, no statistics.
+environment's :func:`~harness.environment.exact_keys`) and the machine computes the same bits
+(the :mod:`~harness.numerics` probe), a seed's ``model.fit`` run reproduces its final weights,
+predictions and history bit for bit. A baseline keeps one :class:`Record` per environment and
+probe it was recorded with, side by side: per seed, a digest of that run and its metrics, so a
+difference says what moved. Any difference at all is a change of training: no seed noise, no
+false alarm, no statistics.
 
-Where no record matches the environment (another TensorFlow, another processor's
-instruction set, another backend, a seed never recorded), this tier does not apply and
-says why; the statistical tier (:mod:`harness.guard`) decides.
+Where no record matches the environment (another TensorFlow, another processor, another
+backend, a seed never recorded), or a record's key matches but its probe does not (a machine the
+fingerprint cannot tell apart, computing other bits), this tier does not apply and says why;
+the statistical tier (:mod:`harness.guard`) decides.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .environment import EXACT_KEYS, differences
+from .environment import differences, exact_keys
 from .files import json_number
 from .metrics import RunLike
 
@@ -46,20 +48,37 @@ def _add_array(h, name: str, array: np.ndarray) -> None:
 
 def environment_key(environment: Mapping[str, str]) -> dict[str, str]:
     """The entries of a fingerprint that decide the bits."""
-    return {key: str(environment.get(key, "?")) for key in EXACT_KEYS}
+    return {key: str(environment.get(key, "?")) for key in exact_keys(str(environment.get("backend", "?")))}
 
 
 @dataclass(frozen=True)
 class Record:
-    """One environment's exact record: per seed, the run's digest and its metrics."""
+    """One environment's exact record: per seed, the run's digest and its metrics.
+
+    ``probe``: the numerics probe of the machine it was recorded on (``None`` in records made
+    before the probe existed; those never apply, and say how to re-record).
+    """
 
     environment: dict[str, str]
     seeds: dict[int, tuple[str, dict[str, float]]]
     commit: str = "unknown"
+    probe: str | None = None
+
+    @property
+    def id(self) -> str:
+        """Eight hex digits naming this record's environment and probe: what ``baselines prune`` takes."""
+        key = environment_key(self.environment)
+        text = "\n".join(f"{k}={key[k]}" for k in sorted(key)) + f"\nprobe={self.probe}"
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+    def same_machine(self, other: Record) -> bool:
+        """Recorded where the bits are the same: one environment key and one probe."""
+        return environment_key(self.environment) == environment_key(other.environment) and self.probe == other.probe
 
     def to_json(self) -> dict[str, object]:
         return {
             "environment": self.environment,
+            "probe": self.probe,
             "commit": self.commit,
             "seeds": {
                 str(seed): {"digest": d, "metrics": {k: json_number(v) for k, v in m.items()}}
@@ -74,7 +93,8 @@ class Record:
             metrics = {str(k): float(v) for k, v in dict(entry["metrics"]).items()}
             seeds[int(seed)] = (str(entry["digest"]), metrics)
         environment = {str(k): str(v) for k, v in dict(raw["environment"]).items()}
-        return cls(environment, seeds, str(raw.get("commit", "unknown")))
+        probe = raw.get("probe")
+        return cls(environment, seeds, str(raw.get("commit", "unknown")), None if probe is None else str(probe))
 
 
 @dataclass(frozen=True)
@@ -93,8 +113,8 @@ class Verdict:
         return {"tier": "exact", "applies": self.applies, "why": self.why, "problems": list(self.problems)}
 
 
-def find(records: Sequence[Record], environment: Mapping[str, str], seed: int) -> tuple[Record | None, str]:
-    """The record for this environment and seed, or ``None`` and why there is none."""
+def find(records: Sequence[Record], environment: Mapping[str, str], probe: str, seed: int) -> tuple[Record | None, str]:
+    """The record for this environment, machine (``probe``) and seed, or ``None`` and why there is none."""
     key = environment_key(environment)
     matching = [r for r in records if environment_key(r.environment) == key]
     if not records:
@@ -103,7 +123,19 @@ def find(records: Sequence[Record], environment: Mapping[str, str], seed: int) -
         nearest = min(records, key=lambda r: len(differences(r.environment, key)))
         moved = "; ".join(differences(nearest.environment, key))
         return None, f"no exact record for this environment (nearest record differs in {moved})"
-    record = matching[0]
+    same = [r for r in matching if r.probe == probe]
+    if not same:
+        if all(r.probe is None for r in matching):
+            return (
+                None,
+                "this environment's exact record predates the numerics probe (re-record it with --record-exact)",
+            )
+        held = ", ".join(sorted(str(r.probe)[:12] for r in matching))
+        return None, (
+            f"this machine matches the fingerprint of {len(matching)} exact record(s) but computes other bits "
+            f"(numerics probe {probe[:12]}, recorded {held})"
+        )
+    record = same[0]
     if seed not in record.seeds:
         held = ", ".join(map(str, sorted(record.seeds)))
         return None, f"this environment's exact record holds seed {held}, not {seed}"
@@ -113,6 +145,7 @@ def find(records: Sequence[Record], environment: Mapping[str, str], seed: int) -
 def check(
     records: Sequence[Record],
     environment: Mapping[str, str],
+    probe: str,
     seed: int,
     run: RunLike,
     metrics: Mapping[str, float],
@@ -120,7 +153,7 @@ def check(
 ) -> Verdict:
     """Compare one run with the exact record of its environment and seed; a difference lists the
     ``pinned`` metrics that moved first, then the others, :data:`SHOWN` lines at most."""
-    record, why = find(records, environment, seed)
+    record, why = find(records, environment, probe, seed)
     if record is None:
         return Verdict(False, why)
     recorded_digest, recorded = record.seeds[seed]
@@ -147,20 +180,46 @@ def _same(a: float, b: float) -> bool:
 
 
 def record(
-    environment: Mapping[str, str], runs: Mapping[int, tuple[RunLike, Mapping[str, float]]], commit: str
+    environment: Mapping[str, str],
+    probe: str,
+    runs: Mapping[int, tuple[RunLike, Mapping[str, float]]],
+    commit: str,
 ) -> Record:
-    """This environment's record of the given seeds' runs (seed → run and its metrics)."""
+    """This machine's record of the given seeds' runs (seed → run and its metrics)."""
     seeds = {seed: (digest(run), dict(metrics)) for seed, (run, metrics) in runs.items()}
-    return Record(environment_key(environment), seeds, commit)
+    return Record(environment_key(environment), seeds, commit, probe)
 
 
 def replace(records: Sequence[Record], new: Record) -> tuple[Record, ...]:
-    """``records`` with ``new`` in place of any record of the same environment (its seeds merged in)."""
-    key = environment_key(new.environment)
+    """``records`` with ``new``'s seeds merged into the record of the same environment and probe, or
+    ``new`` added beside the others: two machines' records never overwrite each other."""
     kept, merged = [], dict(new.seeds)
     for r in records:
-        if environment_key(r.environment) == key:
+        if r.same_machine(new):
             merged = {**r.seeds, **new.seeds}
         else:
             kept.append(r)
-    return (*kept, Record(new.environment, merged, new.commit))
+    return (*kept, Record(new.environment, merged, new.commit, new.probe))
+
+
+def twin(records: Sequence[Record], new: Record) -> Record | None:
+    """A record of another machine (or of this one before the probe) holding every seed of ``new`` with
+    the same digest: then ``new`` trains bit for bit what was already accepted."""
+    for r in records:
+        if not r.same_machine(new) and all(r.seeds.get(s, ("",))[0] == d for s, (d, _) in new.seeds.items()):
+            return r
+    return None
+
+
+def changes(records: Sequence[Record], new: Record) -> list[str]:
+    """What writing ``new`` with :func:`replace` changes, one line each (nothing: an empty list)."""
+    old = next((r for r in records if r.same_machine(new)), None)
+    if old is None:
+        return [f"new exact record {new.id} (seeds {', '.join(map(str, sorted(new.seeds)))})"]
+    lines = []
+    for seed, (now, _) in sorted(new.seeds.items()):
+        if seed not in old.seeds:
+            lines.append(f"record {new.id}: seed {seed} added")
+        elif old.seeds[seed][0] != now:
+            lines.append(f"record {new.id}: seed {seed} digest {old.seeds[seed][0][:12]} -> {now[:12]}")
+    return lines

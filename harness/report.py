@@ -77,6 +77,8 @@ class ExerciseReport:
     def regression(self) -> str:
         """The recorded verdict; else ``missing`` (no baseline file to judge against) or ``not run``."""
         if self.verdict is not None:
+            if self.verdict.get("recorded") and not self.problems:
+                return "recorded"
             return "fail" if self.problems else "pass"
         return "missing" if self.baseline is None else "not run"
 
@@ -366,6 +368,7 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         "fail": "❌ fail",
         "missing": "⚪ missing",
         "not run": "⚪ not run",
+        "recorded": "📝 recorded",
         "not asserted": "⚪ not asserted",
     }
     setting = ", ".join(

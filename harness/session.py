@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, baseline, environment, exact, guard, initial, report
+from . import artifacts, baseline, environment, exact, guard, initial, numerics, report
 from .backend import DEFAULT as DEFAULT_BACKEND
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, ConfigError
@@ -26,6 +26,9 @@ from .training import EpochCallback, Runs, TrainingRun
 
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
+
+#: The run's log of baseline writes, read by the terminal summary.
+WRITES = "writes.jsonl"
 
 #: ``--tier``: ``auto`` lets the exact tier decide where it applies; ``statistical`` skips it.
 TIERS: tuple[str, ...] = ("auto", "statistical")
@@ -80,6 +83,7 @@ class Session:
         self.plots = plots
         self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
+        self._writes: list[dict[str, object]] = []
 
     def _saved(self, run: TrainingRun) -> None:
         if self.run_root and run.seed == self.settings.seed:
@@ -134,6 +138,7 @@ class Session:
             verdict = exact.check(
                 stored.exact,
                 environment.fingerprint(),
+                numerics.probe(),
                 self.settings.seed,
                 self.run(name),
                 self.metrics(name),
@@ -184,18 +189,59 @@ class Session:
         """The session run's initial kernels against Glorot-uniform's guarantees (no baseline needed)."""
         return initial.check(self.run(name).initial_kernels, guard.init_alpha(len(self.experiments)))
 
-    def record_exact(self, name: str) -> BaselineResult:
-        """Add this environment's exact record of the session seed to ``name``'s baseline, seeds untouched."""
+    def record_exact(self, name: str, intended: bool = False) -> BaselineResult:
+        """Add this machine's exact record of the session seed to ``name``'s baseline, seeds untouched.
+
+        A record that would change (a new machine, or a seed that no longer reproduces) is written
+        only where fresh seeds still train like the stored ones, unless ``intended``: otherwise
+        re-recording would accept a regression as this machine's new normal. A refusal's
+        ``problems`` are the statistical tier's.
+        """
         path = self.baseline_path(name)
         stored = self.stored_baseline(name)
-        records = exact.replace(stored.exact, self._exact_record(name))
+        new = self._exact_record(name)
+        changed = exact.changes(stored.exact, new)
+        if not changed:
+            said = [f"record {new.id} unchanged"]
+            return self._judged(name, BaselineResult(path, [], "exact", said, {"tier": "exact", "recorded": True}))
+        notes: list[str] = []
+        if twin := exact.twin(stored.exact, new):  # bits an earlier record accepted: nothing new to judge
+            notes.append(f"bit-identical to exact record {twin.id}")
+        elif not intended:
+            judged = self._statistical(name, stored)
+            if judged.problems:
+                fresh = baseline.seed_span(judged.seeds)
+                refused = f"not recorded: fresh seeds ({fresh}) train differently from the baseline"
+                verdict = {**judged.to_json(), "recorded": False}
+                result = BaselineResult(path, [refused, *judged.problems], "statistical", list(judged.notes), verdict)
+                return self._judged(name, result)
+            notes.append(f"fresh seeds ({baseline.seed_span(judged.seeds)}) still train like the baseline")
+        records = exact.replace(stored.exact, new)
         baseline.write(path, dataclasses.replace(stored, exact=records))
-        return BaselineResult(path, [], "exact", [f"{len(records)} environment(s) recorded"])
+        self._wrote(path, [*changed, *notes])
+        verdict = {"tier": "exact", "recorded": True, "problems": []}
+        return self._judged(name, BaselineResult(path, [], "exact", [*changed, *notes], verdict))
 
     def _exact_record(self, name: str) -> exact.Record:
         seed = self.settings.seed
         runs = {seed: (self.run(name), self.metrics(name))}
-        return exact.record(environment.fingerprint(), runs, environment.commit())
+        return exact.record(environment.fingerprint(), numerics.probe(), runs, environment.commit())
+
+    def _wrote(self, path: Path, what: Sequence[str]) -> None:
+        """Log a baseline write for the terminal summary (tests' own output is captured)."""
+        line = {"path": str(path), "what": list(what)}
+        self._writes.append(line)
+        if self.run_root:
+            self.run_root.mkdir(parents=True, exist_ok=True)
+            with open(self.run_root / WRITES, "a") as log:
+                log.write(json.dumps(line) + "\n")
+
+    def writes(self) -> list[str]:
+        """``wrote PATH: what changed`` for every baseline write of this run, all workers' included."""
+        lines = self._writes
+        if self.run_root and (self.run_root / WRITES).is_file():
+            lines = [json.loads(raw) for raw in (self.run_root / WRITES).read_text().splitlines() if raw.strip()]
+        return [f"wrote {w['path']}: {'; '.join(w['what'])}" for w in lines]
 
     def data_moments(self) -> dict[str, float]:
         """The unscaled training split's moments (:func:`~harness.prepare.moments`): no training needed."""
@@ -212,6 +258,7 @@ class Session:
         stored = baseline.from_runs(baseline.DATA, self.settings.label, {0: values}, names=tuple(values), trainer=None)
         path = self.baseline_path(baseline.DATA)
         baseline.write(path, stored)
+        self._wrote(path, [f"the training data's {len(values)} moments"])
         return BaselineResult(path, [])
 
     def update_baseline(self, name: str, n_seeds: int, strong: bool = True) -> BaselineResult:
@@ -223,21 +270,26 @@ class Session:
         they recorded the training this update replaces (re-record there with ``pytest --record-exact``).
         """
         path = self.own_baseline_path(name)
-        key = exact.environment_key(environment.fingerprint())
         try:
             old = baseline.load(path).exact if path.exists() else ()
         except BaselineError:
             old = ()
-        dropped = sum(1 for r in old if exact.environment_key(r.environment) != key)
+        here = self._exact_record(name)
+        dropped = sum(1 for r in old if not r.same_machine(here))
         seeds = range(self.settings.seed, self.settings.seed + n_seeds)
         stored = self.train_baseline(name, seeds)
         if strong:
             stored = self.grown(name, stored, cap=4 * n_seeds)
-        baseline.write(path, dataclasses.replace(stored, exact=(self._exact_record(name),)))
-        notes = [f"{len(stored.seeds)} seeds"]
-        notes += [f"dropped the exact records of {dropped} other environment(s)"] if dropped else []
+        record = self._exact_record(name)
+        baseline.write(path, dataclasses.replace(stored, exact=(record,)))
+        notes = [f"{len(stored.seeds)} seeds ({baseline.seed_span(stored.seeds)}) and exact record {record.id}"]
+        if dropped:
+            notes.append(
+                f"dropped the exact records of {dropped} other machine(s): re-record there with --record-exact"
+            )
         if weak := guard.weakness(stored.per_seed(), self.fresh_seeds, len(self.experiments)):
             notes.append(weak)
+        self._wrote(path, notes)
         return BaselineResult(path, [], None, notes)
 
     def grown(self, name: str, stored: baseline.Baseline, cap: int) -> baseline.Baseline:

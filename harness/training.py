@@ -28,15 +28,10 @@ from .prepare import Split, prepare
 from .quiet import drop_retracing_advice, tensorflow_noise_filtered
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
-with tensorflow_noise_filtered():  # its start-up banners
+backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chose first; checks it is installed
+with tensorflow_noise_filtered():  # its start-up banners; after the backend is chosen: Keras reads it at import
     import keras
 drop_retracing_advice()
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
-backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chose first; checks it is installed
-
-import keras  # noqa: E402  (after the backend is chosen: Keras reads it at import)
-
 backend.tune()
 
 #: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.

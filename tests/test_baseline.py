@@ -191,20 +191,25 @@ def test_orphaned_baselines_are_listed(tmp_path):
     assert [p.stem for p in baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])] == ["dropout"]
 
 
-def test_exact_records_round_trip_and_a_new_record_replaces_its_environments(tmp_path):
+def test_exact_records_round_trip_and_two_machines_records_live_side_by_side(tmp_path):
     from harness import exact
+    from harness.environment import EXACT_KEYS
 
-    env = {key: "x" for key in exact.EXACT_KEYS}
-    first = exact.Record(env, {0: ("d0", {"accuracy": 0.7, "loss": math.nan})}, "abc")
-    other = exact.Record({**env, "isa": "avx2"}, {0: ("e0", {"accuracy": 0.7})}, "abc")
+    env = {key: "x" for key in EXACT_KEYS}
+    first = exact.Record(env, {0: ("d0", {"accuracy": 0.7, "loss": math.nan})}, "abc", "p1")
+    other = exact.Record({**env, "backend_version": "y"}, {0: ("e0", {"accuracy": 0.7})}, "abc", "p1")
     stored = baseline.from_runs("adam", "surrogate-quick", {0: metrics(0.7), 1: metrics(0.71)}, exact=(first, other))
     path = tmp_path / "adam.json"
     baseline.write(path, stored)
     loaded = baseline.load(path)
-    assert [r.seeds[0][0] for r in loaded.exact] == ["d0", "e0"]
+    assert [(r.seeds[0][0], r.probe) for r in loaded.exact] == [("d0", "p1"), ("e0", "p1")]
     assert math.isnan(loaded.exact[0].seeds[0][1]["loss"])
-    again = exact.replace(loaded.exact, exact.Record(env, {7: ("d7", {})}, "def"))
+    again = exact.replace(loaded.exact, exact.Record(env, {7: ("d7", {})}, "def", "p1"))
     assert [(sorted(r.seeds), r.commit) for r in again] == [([0], "abc"), ([0, 7], "def")]
+    # one key, other bits: a second machine's record is added beside the first, never over it
+    beside = exact.replace(again, exact.Record(env, {0: ("f0", {})}, "ghi", "p2"))
+    assert sorted((r.probe, r.seeds[0][0]) for r in beside if r.environment == env) == [("p1", "d0"), ("p2", "f0")]
+    assert len({r.id for r in beside}) == 3
 
 
 def test_a_smeared_feature_fails_the_data_baseline():

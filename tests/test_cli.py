@@ -111,7 +111,7 @@ def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
-def test_summary_prints_the_notebooks_layer_lines():
+def test_summary_prints_the_notebooks_layer_lines_under_a_header():
     metrics = {"accuracy": 0.75}
     for i, layer in enumerate(("fc1", "fc2", "fc3", "fc4")):
         metrics.update({f"{layer}.min": -i, f"{layer}.max": i, f"{layer}.mean": 0.0, f"{layer}.std": 0.5})
@@ -120,10 +120,11 @@ def test_summary_prints_the_notebooks_layer_lines():
         "== adam",
         "Accuracy: 0.75",
         "Diverged: loss not finite at epoch 7",
-        "fc1 0 0 0 0.5",
-        "fc2 -1 1 0 0.5",
-        "fc3 -2 2 0 0.5",
-        "fc4 -3 3 0 0.5",
+        "kernel  min  max  mean  std",
+        "fc1     0    0    0     0.5",
+        "fc2     -1   1    0     0.5",
+        "fc3     -2   2    0     0.5",
+        "fc4     -3   3    0     0.5",
     ]
 
 
@@ -162,3 +163,13 @@ def test_progress_is_one_updating_line_on_a_terminal_and_sparse_in_ci():
     assert streams["quick-ci"].text == "", "a run shorter than the interval prints nothing"
     lines = streams["every-epoch-ci"].text.splitlines()
     assert len(lines) == 50 and lines[-1].startswith("[adam] epoch 50/50 loss 1.0000 val_loss 1.1000 (")
+
+
+def test_a_missing_data_baseline_is_not_called_a_difference():
+    """``run --profile smoke`` has no smoke baselines: say they are missing, not that the data changed."""
+    from harness.cli import verdict_table
+
+    missing = {"verdict": "missing", "problems": ["_data.json: no baseline"], "failed": True}
+    assert verdict_table(Settings(), {}, missing).endswith("; the training data has no baseline to compare with")
+    changed = {"verdict": "fail", "problems": ["mean(j_mass): moved"], "failed": True}
+    assert verdict_table(Settings(), {}, changed).endswith("; the training data differs from the baselines'")

@@ -16,7 +16,7 @@ from harness.experiment import registry
 
 EXERCISES = list(registry().values())
 
-pytestmark = pytest.mark.training
+pytestmark = [pytest.mark.training, pytest.mark.exercise]
 by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
 
 
@@ -35,7 +35,7 @@ def test_behaviour(experiment, harness_session):
 def test_data_unchanged(harness_session, update_baselines):
     """The training data is the baselines' data: every feature's mean and std, every class's share."""
     if update_baselines:
-        print(f"wrote {harness_session.update_data().path}")
+        harness_session.update_data()  # the terminal summary names the file
         return
     fix = f"if the data changed on purpose, update it with: {harness_session.update_command('test_data_unchanged')}"
     try:
@@ -53,18 +53,21 @@ def test_baseline(experiment, harness_session, update_baselines, request):
     """Training is unchanged: bit for bit where this environment has an exact record, else by fresh seeds."""
     if update_baselines:
         strong = not request.config.getoption("weak_baseline")
-        result = harness_session.update_baseline(experiment.name, update_baselines, strong=strong)
-        print(f"wrote {result.path}", *result.notes, sep="; ")
+        harness_session.update_baseline(experiment.name, update_baselines, strong=strong)  # the summary says what
         return
     fix = f"create or update it with: {harness_session.update_command(experiment.name)}"
     if request.config.getoption("record_exact"):
+        intended = request.config.getoption("intended")
         try:
-            result = harness_session.record_exact(experiment.name)
+            result = harness_session.record_exact(experiment.name, intended=intended)
         except BaselineError as exc:
             result = exc
         if isinstance(result, BaselineError):
             pytest.fail(f"{result}; {fix}", pytrace=False)
-        print(f"recorded {result.path}: {'; '.join(result.notes)}")
+        if result.problems:
+            header = f"{experiment.name}: {result.problems[0]} {result.path}:"
+            advice = "If the change is intended, add --intended to record it anyway, or " + fix
+            fail(header, [*result.problems[1:], *result.notes], advice)
         return
     try:
         result = harness_session.check_baseline(experiment.name)
@@ -77,7 +80,10 @@ def test_baseline(experiment, harness_session, update_baselines, request):
             seed = harness_session.settings.seed
             header = f"{experiment.name}: seed {seed} no longer trains to its exact record in {result.path}:"
             record = harness_session.update_command(experiment.name, exact_only=True)
-            fix = f"If intended, re-record with: {record} (check it with --tier statistical first), or {fix}"
+            fix = (
+                f"If intended, re-record with: {record} (it records only where fresh seeds still train like "
+                f"the baseline; --intended overrides), or {fix}"
+            )
         else:
             fresh = seed_span(result.verdict.get("seeds", []))
             header = f"{experiment.name}: fresh seeds ({fresh}) train differently from the baseline {result.path}:"

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import exact, guard, initial, ranks
+from harness import environment, exact, guard, initial, ranks
 from harness.environment import EXACT_KEYS
 
 small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few distinct values: many ties
@@ -202,31 +202,49 @@ def test_the_digest_moves_with_one_ulp_of_a_weight_or_of_the_history():
 
 
 def test_the_exact_tier_says_why_it_does_not_apply_and_what_moved_when_it_does():
-    record = exact.record(ENV, {0: (FakeRun(), {"accuracy": 0.7})}, "abc")
-    assert "holds no exact record" in exact.check([], ENV, 0, FakeRun(), {}).why
-    other = exact.check([record], {**ENV, "backend_version": "y"}, 0, FakeRun(), {})
+    record = exact.record(ENV, "p", {0: (FakeRun(), {"accuracy": 0.7})}, "abc")
+    assert "holds no exact record" in exact.check([], ENV, "p", 0, FakeRun(), {}).why
+    other = exact.check([record], {**ENV, "backend_version": "y"}, "p", 0, FakeRun(), {})
     assert not other.applies and "backend_version: x vs y" in other.why
-    assert "holds seed 0, not 7" in exact.check([record], ENV, 7, FakeRun(), {}).why
-    assert exact.check([record], ENV, 0, FakeRun(), {"accuracy": 0.7}).passed
-    moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), {"accuracy": 0.71})
+    assert "holds seed 0, not 7" in exact.check([record], ENV, "p", 7, FakeRun(), {}).why
+    assert exact.check([record], ENV, "p", 0, FakeRun(), {"accuracy": 0.7}).passed
+    moved = exact.check([record], ENV, "p", 0, FakeRun(bump=0.1), {"accuracy": 0.71})
     assert moved.applies and moved.problems == ("accuracy: recorded 0.69999999999999996, now 0.70999999999999996",)
 
 
-def test_a_failed_exact_check_shows_the_pinned_metrics_first_and_stays_short():
-    recorded = {f"m{i:02d}": float(i) for i in range(20)}
-    record = exact.record(ENV, {0: (FakeRun(), recorded)}, "abc")
-    now = {name: value + 1 for name, value in recorded.items()}
-    moved = exact.check([record], ENV, 0, FakeRun(bump=0.1), now, pinned=("m19",)).problems
-    assert moved[0].startswith("m19: recorded 19") and len(moved) == exact.SHOWN + 1
-    assert moved[-1] == f"… and {20 - exact.SHOWN} more of the 20 recorded metrics"
+def test_a_machine_whose_key_matches_but_whose_probe_does_not_goes_to_the_statistical_tier():
+    """Another CPU the fingerprint cannot tell apart: a changed digest there is not a regression."""
+    record = exact.record(ENV, "probe-of-the-recorder", {0: (FakeRun(), {"accuracy": 0.7})}, "abc")
+    elsewhere = exact.check([record], ENV, "probe-of-another-cpu", 0, FakeRun(bump=0.1), {"accuracy": 0.71})
+    assert not elsewhere.applies and not elsewhere.problems
+    assert "computes other bits (numerics probe probe-of-ano" in elsewhere.why
+    legacy = exact.Record(record.environment, record.seeds, "abc", probe=None)
+    assert "predates the numerics probe" in exact.check([legacy], ENV, "p", 0, FakeRun(), {}).why
+    # the same machine with a changed training still fails: the probe does not excuse it
+    here = exact.check([record], ENV, "probe-of-the-recorder", 0, FakeRun(bump=0.1), {"accuracy": 0.71})
+    assert here.applies and here.problems
 
 
-def test_capping_onednns_instruction_set_is_another_environment(monkeypatch):
-    """Measured: ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 Xeon changes seed 0's bits, so the exact tier must not apply."""
-    from harness import environment
+def test_a_cpu_model_the_xla_and_torch_kernels_see_is_another_environment_but_not_for_tensorflow():
+    """XLA compiles for the host CPU and MKL dispatches by vendor: an EPYC is not a Xeon there.
 
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    plain = exact.environment_key(environment.fingerprint())
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
-    capped = exact.environment_key(environment.fingerprint())
+    TensorFlow's oneDNN kernels gave the same bits on both (measured), so its key keeps the coarse ISA level.
+    """
+    epyc = {"cpu_model": "AuthenticAMD 25 17", "isa_flags": "avx2 avx512_bf16 avx512f"}
+    xeon = {"cpu_model": "GenuineIntel 6 207", "isa_flags": "amx_tile avx2 avx512_bf16 avx512f"}
+    for backend, separated in (("jax", True), ("torch", True), ("tensorflow", False)):
+        a, b = ({**ENV, "backend": backend, **cpu} for cpu in (xeon, epyc))
+        assert (exact.environment_key(a) != exact.environment_key(b)) is separated, backend
+    jax = environment.differences({**ENV, "backend": "jax", **xeon}, {**ENV, "backend": "jax", **epyc})
+    assert jax == ["cpu_model: GenuineIntel 6 207 vs AuthenticAMD 25 17", "isa_flags: amx_tile vs nothing only"]
+
+
+@pytest.mark.parametrize("spelling", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_capping_onednns_instruction_set_is_another_environment(monkeypatch, spelling):
+    """Measured: a cap at AVX2 on an AVX-512 Xeon changes seed 0's bits (either spelling oneDNN reads)."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        monkeypatch.delenv(name, raising=False)
+    plain = exact.environment_key({**environment.fingerprint(), "backend": "tensorflow"})
+    monkeypatch.setenv(spelling, "AVX2")
+    capped = exact.environment_key({**environment.fingerprint(), "backend": "tensorflow"})
     assert capped["onednn"].endswith("max_isa=AVX2") and capped != plain

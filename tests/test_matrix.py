@@ -69,3 +69,19 @@ def test_damaged_run_files_are_one_line_or_shown_as_missing(tmp_path):
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert any(line.startswith("sgd ") and line.count("not timed") == 2 for line in done.stdout.splitlines())
     assert "(r-tensorflow)" in done.stdout, "two runs with one title are told apart by their run id"
+
+
+def test_runs_are_named_by_the_ids_report_list_prints(tmp_path):
+    ends = [2.0 + 0.5 * i for i in range(10)]
+    runs = tmp_path / "artifacts" / artifacts.RUNS
+    a_run(runs, "tensorflow", "2.21.0", ends), a_run(runs, "jax", "0.10.2", [])
+    listed = harness("report", "--list", cwd=tmp_path)
+    ids = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert ids == ["r-jax", "r-tensorflow"], listed.stderr
+    done = harness("bench", "runs", *ids, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "jax 0.10.2, cpu" in done.stdout and "tensorflow 2.21.0, cpu" in done.stdout
+    wrong = harness("bench", "runs", "r-nope", cwd=tmp_path)
+    assert wrong.returncode == 2 and wrong.stderr.strip() == (
+        "error: no run folder or run id 'r-nope' in artifacts (report --list shows the run ids)"
+    )

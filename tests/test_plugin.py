@@ -198,3 +198,40 @@ def test_orphaned_baseline_fails_with_its_path(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*baselines for exercises that no longer exist: {orphan}; delete them*"])
     assert orphan.read_text() == "{}"
+
+
+def _pytest_here(*args: str, env: dict[str, str] | None = None):
+    """``pytest ARGS`` in this checkout, as a user types it."""
+    import os
+    import subprocess
+    import sys
+
+    environ = {**os.environ, "PYTHONPATH": pythonpath(), **(env or {})}
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=600)
+
+
+def test_a_k_that_selects_only_harness_tests_says_no_exercise_ran():
+    """``pytest -k adma`` selects the harness's own tests whose ids hold "adma": green, but never silent."""
+    done = _pytest_here("-k", "adma", "-m", "not training")
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (
+        "jet-harness: -k 'adma' selects none of the exercises (sgd, scaled, l1, lr_1e-05, lr_0.1, adam)" in done.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--dataset=/tmp/jet-harness-no-such.csv"], {}, "jet-harness: /tmp/jet-harness-no-such.csv: no such dataset"),
+        (["--profile=ful"], {}, "jet-harness: unknown profile 'ful'"),
+        ([], {"KERAS_MAX_EPOCHS": "5"}, "jet-harness: KERAS_MAX_EPOCHS=5 changes what the exercises train; unset it"),
+        ([], {"TF_SET_ONEDNN_FPMATH_MODE": "BF16"}, "jet-harness: TF_SET_ONEDNN_FPMATH_MODE=BF16 changes what"),
+    ],
+    ids=["missing-dataset", "profile-typo", "keras-max-epochs", "bf16-fpmath"],
+)
+def test_a_bad_setting_stops_pytest_before_any_test_in_one_line(args, env, message):
+    done = _pytest_here("-k", "adam", *args, env=env)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
+    out = done.stdout + done.stderr
+    assert message in out and "passed" not in out and "Traceback" not in out and "!!!" not in out, out[-2000:]
