@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -140,7 +141,8 @@ def _check_given(config: pytest.Config) -> None:
     environment.check_training_settings()
     profile(config.getoption("profile"))
     spec = config.getoption("dataset")
-    if spec != "surrogate" and not hasattr(config, "workerinput"):  # the surrogate is ours: nothing to check
+    # the surrogate is ours, nothing to check; --collect-only trains nothing, and says what would run
+    if spec != "surrogate" and not hasattr(config, "workerinput") and not config.option.collectonly:
         dataset.load(spec)
 
 
@@ -170,19 +172,21 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-class _Terminal:
-    """pytest's terminal, written past output capture (as pytest's live logging does)."""
+class ProgressLog:
+    """Progress lines as log records (logger ``jet_harness.progress``, INFO): pytest's own reporting.
 
-    def __init__(self, config: pytest.Config) -> None:
-        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
-        self.capture = config.pluginmanager.get_plugin("capturemanager")
+    They never break pytest's progress line; ``-o log_cli=true --log-cli-level=INFO`` shows them
+    live, and a failing test's report carries the ones written while it ran.
+    """
+
+    logger = logging.getLogger("jet_harness.progress")
 
     def isatty(self) -> bool:
-        return False  # one line per report: pytest's own progress shares this terminal
+        return False  # one record per line, never a redrawn one
 
     def write(self, text: str) -> None:
-        with self.capture.global_and_fixture_disabled():
-            self.reporter.write_line(text.rstrip("\n"))
+        if text.strip():
+            self.logger.info(text.rstrip("\n"))
 
     def flush(self) -> None:
         pass
@@ -204,7 +208,7 @@ def _session(config: pytest.Config):
         run_id=config.stash.get(_RUN_ID, None),
         tier=opt("tier"),
         fresh_seeds=opt("fresh_seeds"),
-        on_epoch=None if hasattr(config, "workerinput") else Progress(_Terminal(config), interval=30.0).epoch,
+        on_epoch=Progress(ProgressLog(), interval=30.0).epoch,
     )
 
 
@@ -242,7 +246,9 @@ def _say_what_k_selected(terminalreporter, keyword: str, exitstatus: int) -> Non
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         terminalreporter.write_line(f"jet-harness: -k {keyword!r} selects no test; exercises: {names}")
         return
-    reports = [r for stat in terminalreporter.stats.values() for r in stat if hasattr(r, "keywords")]
+    reports = [
+        r for key, stat in terminalreporter.stats.items() if key != "deselected" for r in stat if hasattr(r, "keywords")
+    ]
     if reports and not any("exercise" in r.keywords for r in reports):
         ran = len({r.nodeid for r in reports})
         terminalreporter.write_line(

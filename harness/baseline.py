@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import exact as exact_tier
 from .environment import differences, fingerprint
 from .errors import BaselineError
@@ -29,7 +31,12 @@ from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
 
 #: 4: weight stds pinned relative to their initial value, means no longer; exact records.
+#: The repository's baselines folder: the default of ``--baselines-dir`` everywhere.
+DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+
 SCHEMA = 4
+#: The quantiles of the stored seeds' loss at each epoch that the report's band spans.
+BAND = (0.05, 0.95)
 #: The data baseline's name (``baselines/<label>/_data.json``): the prepared training data's moments.
 DATA = "_data"
 ALPHA = 1e-4
@@ -178,13 +185,20 @@ class Baseline:
         return [{name: ref.values[i] for name, ref in self.metrics.items()} for i in range(len(self.seeds))]
 
     def band(self, curve: str) -> tuple[list[float], list[float], list[float]] | None:
-        """Per epoch: mean, low and high of the prediction interval of a loss curve over the seeds."""
+        """Per epoch: the median and the :data:`BAND` quantiles of a loss curve over the stored seeds.
+
+        Quantiles of what the seeds did, not a symmetric interval: a loss that no seed took below
+        zero is never drawn there (a mean ± t·s band was, at ``adam``'s skewed first epoch).
+        Non-finite epochs (a diverged seed) are left out of that epoch's quantiles.
+        """
         runs = self.curves.get(curve)
         if not runs:
             return None
         epochs = min(len(r) for r in runs)
-        references = [Reference(tuple(r[i] for r in runs)) for i in range(epochs)]
-        return [r.mean for r in references], [r.low for r in references], [r.high for r in references]
+        per_epoch = [np.array([r[i] for r in runs], dtype=float) for i in range(epochs)]
+        per_epoch = [v[np.isfinite(v)] for v in per_epoch]
+        q = [np.quantile(v, (0.5, *BAND)) if v.size else (math.nan,) * 3 for v in per_epoch]
+        return [float(x[0]) for x in q], [float(x[1]) for x in q], [float(x[2]) for x in q]
 
     def deviations(self, observed: Mapping[str, float]) -> dict[str, str]:
         """Why each metric outside its interval is (empty: this seed is like the baseline's)."""

@@ -552,7 +552,9 @@ def run_folder(text: str, artifacts_dir: Path) -> Path:
 
 
 def _baselines_root(args: argparse.Namespace) -> Path:
-    return args.baselines_dir or Path(__file__).resolve().parent.parent / "baselines"
+    from .baseline import DEFAULT_BASELINES
+
+    return args.baselines_dir or DEFAULT_BASELINES
 
 
 def _baselines_list(args: argparse.Namespace) -> int:

@@ -56,7 +56,7 @@ def find(folder: Path) -> Path:
 
 def load(folder: Path) -> Run:
     """A run's files, judged against the baselines its session recorded (the verdicts are its own)."""
-    from .session import DEFAULT_BASELINES
+    from .baseline import DEFAULT_BASELINES
 
     where = find(Path(folder))
     session = read_json(where / SESSION, HarnessError, "session record")

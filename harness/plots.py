@@ -173,19 +173,27 @@ def shared_bins(samples: Sequence[np.ndarray], bins: int) -> np.ndarray:
 
 
 def _log_ticks(ax) -> None:
-    """At least four labelled ticks on a log y axis, where its range allows: the sparsest of :data:`LOG_SUBS` that
-    gives them (decades alone over a wide range; 1-2-5, every digit, or half digits over a narrow one)."""
+    """Labelled ticks over the whole of a log y axis, where its range allows: the sparsest of :data:`LOG_SUBS` that
+    gives at least four, none of the axis' ends more than a third of its (log) height from a label (decades alone
+    over a wide range; 1-2-5, every digit, or half digits over a narrow one)."""
     low, high = ax.get_ylim()
     locator = LogLocator(base=10, subs=LOG_SUBS[0])
     if 0 < low < high < math.inf:
         for subs in LOG_SUBS:
             locator = LogLocator(base=10, subs=subs)
-            ticks = locator.tick_values(low, high)
-            if np.count_nonzero((ticks >= low) & (ticks <= high)) >= 4:
+            if _covers(locator.tick_values(low, high), low, high):
                 break
     ax.yaxis.set_major_locator(locator)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _covers(ticks: np.ndarray, low: float, high: float) -> bool:
+    inside = np.log10(ticks[(ticks >= low) & (ticks <= high)])
+    if inside.size < 4:
+        return False
+    span = math.log10(high) - math.log10(low)
+    return inside.min() - math.log10(low) <= span / 3 and math.log10(high) - inside.max() <= span / 3
 
 
 def _finite(w: np.ndarray) -> np.ndarray:
@@ -226,12 +234,12 @@ def _save(fig, path: Path) -> None:
 def band(
     curves: Mapping[str, tuple[Sequence[float], tuple]], out, title: str, labels: Mapping[str, str] | None = None
 ) -> None:
-    """Each observed loss curve over its baseline's per-epoch mean and prediction band; ``labels`` name the axes."""
+    """Each observed loss curve over its baseline's per-epoch median and quantile band; ``labels`` name the axes."""
     fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 3.8), squeeze=False)
-    for ax, (name, (observed, (mean, low, high))) in zip(axes[0], curves.items(), strict=True):
-        epochs = np.arange(1, len(mean) + 1)
-        ax.fill_between(epochs, low, high, color="C0", alpha=0.25, label="baseline interval")
-        ax.plot(epochs, mean, "--", color="C0", label="baseline mean")
+    for ax, (name, (observed, (median, low, high))) in zip(axes[0], curves.items(), strict=True):
+        epochs = np.arange(1, len(median) + 1)
+        ax.fill_between(epochs, low, high, color="C0", alpha=0.25, label="baseline seeds, 5th-95th percentile")
+        ax.plot(epochs, median, "--", color="C0", label="baseline seeds, median")
         ax.plot(np.arange(1, len(observed) + 1), observed, color="C3", label="this run")
         label = (labels or {}).get(name, name)
         ax.set(xlabel="epoch", ylabel=label, title=label)

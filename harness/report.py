@@ -345,7 +345,13 @@ def _band_figure(report: ExerciseReport) -> tuple[Path, str] | None:
         return None
     path = report.folder / BAND_PNG
     band(curves, path, title=f"{report.experiment.name}: this run vs baseline", labels=CURVE_NAMES)
-    return path, f"{' and '.join(CURVE_NAMES.get(n, n) for n in curves)} over the baseline band"
+    seeds = len(report.baseline.seeds)
+    low, high = (round(100 * q) for q in baselines.BAND)
+    caption = (
+        f"{' and '.join(CURVE_NAMES.get(n, n) for n in curves)} over the baseline band: at each epoch, the "
+        f"{low}th to {high}th percentile of the {seeds} stored seeds' loss (dashed: their median)"
+    )
+    return path, caption
 
 
 def _figure(path: Path, caption: str) -> str:

@@ -24,7 +24,7 @@ from .metrics import compute
 from .prepare import moments
 from .training import EpochCallback, Runs, TrainingRun
 
-DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
 
 
 #: The run's log of baseline writes, read by the terminal summary.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Test modules that import harness and experiments but start no pytest of their own.
+LIGHT_TESTS = ("tests/test_experiment.py", "tests/test_metrics.py", "-k", "not k_selects and not k_typo")
 DECOY = 'raise ImportError("the other checkout\'s {name} was imported")\n'
 
 
@@ -31,7 +34,7 @@ def test_pytest_imports_this_checkouts_code_not_an_installed_copy(tmp_path):
         (tmp_path / name / "__init__.py").write_text(DECOY.format(name=name))
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run(
-        [str(script), "-q", "-p", "no:cacheprovider", "tests/test_experiment.py", "tests/test_metrics.py", "-x"],
+        [str(script), "-q", "-p", "no:cacheprovider", "-x", *LIGHT_TESTS],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,38 +45,59 @@ def test_pytest_imports_this_checkouts_code_not_an_installed_copy(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
-def test_adding_an_exercise_as_the_readme_shows_keeps_the_harness_tests_green(tmp_path):
-    """The README's ``adam_fast`` example, pasted into a copy of the project: its own tests still pass."""
+def readme_exercise() -> str:
+    """The exercise the README's "Adding an exercise" step pastes, as written there."""
     readme = (ROOT / "README.md").read_text()
-    start = readme.index("Adding an exercise is a few lines")
-    snippet = readme[
-        readme.index("```python\n", start) + 10 : readme.index("```", readme.index("```python\n", start) + 10)
-    ]
-    copy = tmp_path / "project"
+    start = readme.index("```python\n", readme.index("Adding an exercise is a few lines")) + 10
+    return readme[start : readme.index("```", start)].strip()
+
+
+def copy_project(dest: Path, root: Path = ROOT) -> Path:
     for name in ("harness", "experiments", "tests", "baselines"):
-        shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for name in ("conftest.py", "pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, copy / name)
-    exercises = copy / "experiments" / "exercises.py"
-    exercises.write_text(exercises.read_text() + f"\nEXERCISES = (*EXERCISES, {snippet.strip()})\n")
-    selection = "registered or (k_selects and adam) or orphaned"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/test_experiment.py",
-            "tests/test_exercises.py",
-            "-k",
-            selection,
-        ],
-        cwd=copy,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+        shutil.copy(root / name, dest / name)
+    return dest
+
+
+def add_exercise(project: Path, snippet: str) -> str:
+    """Paste ``snippet`` into ``project``'s exercises as the README says; renamed if that name is taken
+    (a checkout that already followed the README), so the paste tests the step, not a duplicate."""
+    name = re.search(r'Experiment\(\s*"([^"]+)"', snippet).group(1)
+    exercises = project / "experiments" / "exercises.py"
+    if f'"{name}"' in exercises.read_text():
+        snippet, name = snippet.replace(f'"{name}"', f'"{name}_again"', 1), f"{name}_again"
+    exercises.write_text(exercises.read_text() + f"\nEXERCISES = (*EXERCISES, {snippet})\n")
+    return name
+
+
+def pytest_in(project: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=600)
+
+
+def test_adding_an_exercise_as_the_readme_shows_keeps_the_harness_tests_green(tmp_path):
+    """The README's example, pasted into a copy of the project: its own tests still pass."""
+    copy = copy_project(tmp_path / "project")
+    add_exercise(copy, readme_exercise())
+    done = pytest_in(copy, "tests/test_experiment.py", "tests/test_exercises.py", "-k", SELECTION)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "3 passed" in done.stdout
+
+
+#: The harness tests an added exercise could break: the registry, -k, orphaned baselines.
+SELECTION = "registered or (k_selects and adam) or orphaned"
+
+
+def test_a_checkout_that_followed_the_readme_stays_green(tmp_path):
+    """A user who added the README's exercise: the paste above, repeated in their checkout, still registers.
+
+    (It once pasted a second ``adam_fast``: "two exercises are named 'adam_fast'", red for that user.)
+    """
+    user = copy_project(tmp_path / "user")
+    first = add_exercise(user, readme_exercise())  # the user's step
+    second = add_exercise(user, readme_exercise())  # what the test above does in a copy of their checkout
+    code = "from harness.experiment import registry; print(' '.join(registry()))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=user, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == [first, second] and first != second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -173,3 +174,42 @@ def test_a_missing_data_baseline_is_not_called_a_difference():
     assert verdict_table(Settings(), {}, missing).endswith("; the training data has no baseline to compare with")
     changed = {"verdict": "fail", "problems": ["mean(j_mass): moved"], "failed": True}
     assert verdict_table(Settings(), {}, changed).endswith("; the training data differs from the baselines'")
+
+
+def test_progress_under_pytest_is_log_records_not_lines_between_the_dots(caplog):
+    """Under pytest, progress goes through its logging: live with ``log_cli``, never into the dot line."""
+    import logging
+
+    from conftest import ProgressLog
+
+    with caplog.at_level(logging.INFO, logger="jet_harness.progress"):
+        Progress(ProgressLog(), interval=0.0).epoch("adam", 1, 1, {"loss": 1.0, "val_loss": 1.1})
+    assert [r.getMessage()[:46] for r in caplog.records] == ["[adam] epoch 1/1 loss 1.0000 val_loss 1.1000 ("]
+
+
+def test_baselines_lists_each_machine_once_and_prunes_one_from_every_file(tmp_path):
+    """Two machines' records in two exercises' files: one line each; pruning one leaves the other."""
+    from harness import baseline, exact
+    from harness.environment import EXACT_KEYS
+
+    env = {key: "x" for key in EXACT_KEYS} | {"backend": "jax", "cpu_model": "GenuineIntel 6 207"}
+    here = exact.Record(env, {0: ("d" * 64, {})}, "abc", "p" * 64)
+    there = exact.Record({**env, "cpu_model": "AuthenticAMD 25 17"}, {0: ("e" * 64, {})}, "abc", "q" * 64)
+    (tmp_path / "surrogate-quick").mkdir()
+    for name in ("sgd", "adam"):
+        per_seed = {0: {"accuracy": 0.5}, 1: {"accuracy": 0.6}}
+        stored = baseline.from_runs(name, "surrogate-quick", per_seed, names=("accuracy",))
+        baseline.write(tmp_path / "surrogate-quick" / f"{name}.json", dataclasses.replace(stored, exact=(here, there)))
+    listed = harness("baselines", "list", f"--baselines-dir={tmp_path}", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = listed.stdout.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == [here.id, there.id]
+    assert "AuthenticAMD 25 17" in rows[1] and "2 in surrogate-quick" in rows[1]
+    pruned = harness("baselines", "prune", there.id, f"--baselines-dir={tmp_path}", cwd=tmp_path)
+    assert pruned.returncode == 0 and pruned.stdout.count(f"removed exact record {there.id}") == 2, pruned.stderr
+    for name in ("sgd", "adam"):
+        assert [r.id for r in baseline.load(tmp_path / "surrogate-quick" / f"{name}.json").exact] == [here.id]
+    again = harness("baselines", "prune", there.id, f"--baselines-dir={tmp_path}", cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.strip() == (
+        f"error: no exact record {there.id!r} in {tmp_path} (records: {here.id})"
+    )

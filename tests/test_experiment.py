@@ -52,25 +52,30 @@ def test_references_are_listed_once_in_order():
     assert exp.references == ("sgd",)
 
 
-def collected(*args: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/test_exercises.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return {line.split("::", 1)[1] for line in out.stdout.splitlines() if "::" in line}
+#: What each ``-k`` collection below asks pytest: the notebook's names and a typo.
+KEYWORDS = (*NOTEBOOK, "adma")
+
+
+@pytest.fixture(scope="module")
+def collected() -> dict[str, set[str]]:
+    """``pytest --collect-only -k NAME`` for every name at once: separate processes, run side by side."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    started = {
+        k: subprocess.Popen([*command, "tests/test_exercises.py", "-k", k], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        for k in KEYWORDS
+    }
+    out = {k: process.communicate(timeout=300)[0] for k, process in started.items()}
+    return {k: {line.split("::", 1)[1] for line in text.splitlines() if "::" in line} for k, text in out.items()}
 
 
 @pytest.mark.parametrize("name", NOTEBOOK)
-def test_k_selects_the_exercises_whose_name_contains_it(name):
+def test_k_selects_the_exercises_whose_name_contains_it(name, collected):
     """pytest's own rule: ``-k adam`` selects ``adam`` and any exercise whose name contains ``adam``."""
     named = [n for n in registry() if name.lower() in n.lower()]
-    assert collected("-k", name) == {
+    assert collected[name] == {
         f"test_{kind}[{n}]" for n in named for kind in ("behaviour", "baseline", "initial_weights")
     }
 
 
-def test_k_typo_selects_nothing():
-    assert collected("-k", "adma") == set()
+def test_k_typo_selects_nothing(collected):
+    assert collected["adma"] == set()

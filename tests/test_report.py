@@ -133,7 +133,10 @@ def test_a_failing_exercise_shows_its_curve_over_the_baseline_band(run_dir):
     judged(run_dir, "adam", rejected=True)
     page = write_report(run_dir)[0].read_text()
     adam = page[page.index('<section id="adam">') :]
-    assert 'alt="training loss and validation loss over the baseline band"' in adam
+    assert (
+        'alt="training loss and validation loss over the baseline band: at each epoch, the 5th to 95th percentile'
+        in adam
+    )
     band = run_dir / RUN / SETTINGS.label / "adam" / report.BAND_PNG
     assert band.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "the band figure is an artifact like the others"
 
@@ -208,7 +211,7 @@ def test_example_workflow_installs_runs_uploads_and_summarizes():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "jet-harness.yml").read_text())
     steps = workflow["jobs"]["exercises"]["steps"]
     runs = " ".join(step.get("run", "") for step in steps)
-    assert 'pip install -e ".[test]"' in runs and "pytest" in runs
+    assert 'pip install -c baselines/constraints.txt -e ".[test]"' in runs and "pytest" in runs
     assert "report.md" in runs and "GITHUB_STEP_SUMMARY" in runs
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "artifacts/" and upload["if"] == "always()"
@@ -297,3 +300,20 @@ def test_the_recorded_commit_is_marked_dirty_when_a_tracked_file_changed(tmp_pat
     with open(tmp_path / "c" / "README.md", "a") as readme:
         readme.write("changed\n")
     assert commit() == f"{clean}+dirty"
+
+
+def test_a_log_axis_labels_its_whole_range_not_only_below_one():
+    """A loss from 0.55 to 1.6 once got labels 0.6-1 and none above 1."""
+    import matplotlib.pyplot as plt
+
+    from harness.plots import _log_ticks
+
+    fig, ax = plt.subplots()
+    try:
+        ax.set_yscale("log")
+        ax.set_ylim(0.55, 1.6)
+        _log_ticks(ax)
+        ticks = [t for t in ax.get_yticks() if 0.55 <= t <= 1.6]
+    finally:
+        plt.close(fig)
+    assert len(ticks) >= 4 and max(ticks) > 1.2, ticks
