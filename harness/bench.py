@@ -219,7 +219,10 @@ def load(path: Path) -> Machine:
         benchmarks[name] = entry
     if not benchmarks:
         raise BenchError(f"{path}: contains no benchmarks")
-    return Machine(_label(doc, path), path, benchmarks)
+    extras = [e.get("extra_info") for e in benchmarks.values() if isinstance(e.get("extra_info"), dict)]
+    backends = sorted({str(x["backend"]) for x in extras if x.get("backend")})
+    label = _label(doc, path) + (f", {backends[0]}" if len(backends) == 1 else "")
+    return Machine(label, path, benchmarks)
 
 
 def _label(doc: Mapping, path: Path) -> str:
@@ -241,28 +244,48 @@ def _positive(value: object) -> bool:
 
 @dataclass(frozen=True)
 class Row:
+    """One benchmark on one machine: what it took, and against the reference machine."""
+
     benchmark: str
     group: str
-    medians: list[float | None]
-    rates: list[float | None]
+    machine: int
+    median: float
+    rate: float | None
+    #: Median seconds to the exercise's target validation accuracy, where the benchmark measured it.
+    to_target: float | None
+    target: float | None
 
-    def speedups(self) -> list[float | None]:
-        first = self.medians[0]
-        return [first / m if first is not None and m is not None else None for m in self.medians]
+    @property
+    def time(self) -> float:
+        """What the comparison is about: time to the target accuracy where measured, else the whole median."""
+        return self.to_target if self.to_target is not None else self.median
 
 
 def compare(machines: Sequence[Machine]) -> list[Row]:
-    """One row per benchmark found in any file, ordered by group then name; gaps stay ``None``."""
+    """One row per benchmark and machine holding it, ordered by group, name, then machine."""
     names: dict[str, str] = {}
     for machine in machines:
         for name, entry in machine.benchmarks.items():
             names.setdefault(name, str(entry.get("group") or ""))
     rows = []
     for name in sorted(names, key=lambda n: (names[n], n)):
-        entries = [m.benchmarks.get(name) for m in machines]
-        medians = [float(e["stats"]["median"]) if e else None for e in entries]
-        rates = [_rate(e) for e in entries]
-        rows.append(Row(_short(name), names[name], medians, rates))
+        for i, machine in enumerate(machines):
+            entry = machine.benchmarks.get(name)
+            if entry:
+                extra = entry.get("extra_info") if isinstance(entry.get("extra_info"), dict) else {}
+                to_target = extra.get("time_to_target_median_s")
+                target = extra.get("target_val_accuracy")
+                rows.append(
+                    Row(
+                        _short(name),
+                        names[name],
+                        i,
+                        float(entry["stats"]["median"]),
+                        _rate(entry),
+                        float(to_target) if _positive(to_target) else None,
+                        float(target) if _positive(target) else None,
+                    )
+                )
     return rows
 
 
@@ -276,24 +299,91 @@ def _short(fullname: str) -> str:
     return fullname.rsplit("::", 1)[-1]
 
 
-def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = False) -> str:
-    """The comparison table: per machine the median, samples/s, and speedup against the first file."""
-    header = ["group", "benchmark"]
-    for i in range(len(machines)):
-        tag = f"[{i + 1}]"
-        header += [f"{tag} median", f"{tag} samples/s"] + ([f"{tag} speedup"] if i else [])
-    lines = [header]
-    for row in rows:
-        cells = [row.group, row.benchmark]
-        for i, (median, rate, speedup) in enumerate(zip(row.medians, row.rates, row.speedups(), strict=True)):
-            cells += [_seconds(median), _si(rate)] + ([f"{speedup:.2f}x" if speedup else "—"] if i else [])
-        lines.append(cells)
-    legend = [f"[{i + 1}] {m.label} ({m.path.name})" for i, m in enumerate(machines)]
+def _ratio(row: Row, reference: Row | None) -> str:
+    """How many times longer than the reference machine took (``<1``: faster), on the same measure."""
+    if reference is None or row is reference:
+        return "reference" if row is reference else "—"
+    if (row.to_target is None) != (reference.to_target is None):
+        return "—"  # one reached the target, the other never measured it: no common measure
+    return f"{row.time / reference.time:.2f}×"
+
+
+def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = False, reference: int = 0) -> str:
+    """One line per benchmark and machine: the median, time to the target accuracy, samples/s, and the time
+    against the reference machine's (``time`` is time to target where measured, else the median)."""
     from .report import aligned, markdown_table
 
+    lines = [["benchmark", "machine", "median", "to target", "samples/s", f"time vs [{reference + 1}]"]]
+    by_benchmark: dict[str, list[Row]] = {}
+    for row in rows:
+        by_benchmark.setdefault(row.benchmark, []).append(row)
+    for name, held in by_benchmark.items():
+        ref = next((r for r in held if r.machine == reference), None)
+        target = next((r.target for r in held if r.target), None)
+        label = f"{name} (val. accuracy {target:g})" if target else name
+        for i, row in enumerate(held):
+            to_target = _seconds(row.to_target) if row.to_target else ("never" if row.target else "—")
+            cells = [label if i == 0 else "", f"[{row.machine + 1}]", _seconds(row.median), to_target]
+            lines.append([*cells, _si(row.rate), _ratio(row, ref)])
+    legend = [f"[{i + 1}] {m.label} ({m.path.name})" for i, m in enumerate(machines)]
     if markdown:
         return "\n".join([*markdown_table(lines), "", *(f"- {item}" for item in legend)])
     return "\n".join([*legend, "", *aligned(lines)])
+
+
+def reference_index(machines: Sequence[Machine], given: str | None) -> int:
+    """The machine the others are timed against: ``--reference`` (a file given, or its number), else the first."""
+    if given is None:
+        return 0
+    for i, machine in enumerate(machines):
+        if given in (str(i + 1), str(machine.path), machine.path.name):
+            return i
+    raise BenchError(f"--reference {given!r} is none of the files compared (give one of them, or its number)")
+
+
+def plot(machines: Sequence[Machine], rows: Sequence[Row], out: Path) -> Path:
+    """Time to the target accuracy per exercise and machine, as horizontal bars (log scale): the figure a
+    benchmarker draws by hand. Benchmarks without a time to target are left out; none at all is an error."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    timed = [r for r in rows if r.to_target is not None]
+    if not timed:
+        raise BenchError("no benchmark in these files measured time to accuracy (tests/benchmarks' time_to_accuracy)")
+    names = list(dict.fromkeys(r.benchmark for r in timed))
+    shown = sorted({r.machine for r in timed})
+    height = 0.8 / len(shown)
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * len(names) * len(shown)))
+    try:
+        for k, machine in enumerate(shown):
+            held = {r.benchmark: r.to_target for r in timed if r.machine == machine}
+            ys = [i + k * height for i, n in enumerate(names) if n in held]
+            ax.barh(
+                ys,
+                [held[n] for n in names if n in held],
+                height=height,
+                label=f"[{machine + 1}] {machines[machine].label}",
+            )
+        never = {
+            n: [f"[{r.machine + 1}]" for r in rows if r.benchmark == n and r.target and not r.to_target] for n in names
+        }
+        labels = [f"{n}\n(never: {', '.join(never[n])})" if never[n] else n for n in names]
+        ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], labels)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_xlabel("median seconds to the target validation accuracy (log scale)")
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
+    return out
 
 
 # --- is B slower than A? Past a threshold and beyond the rounds' spread ---

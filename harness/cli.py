@@ -145,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("files", nargs="+", type=Path, metavar="FILE", help="pytest-benchmark --benchmark-json files")
     compare.add_argument("--markdown", action="store_true", help="a Markdown table, e.g. for a CI job summary")
     compare.add_argument(
+        "--reference", metavar="FILE", help="the file (or its number) the others are timed against (default: the first)"
+    )
+    compare.add_argument("--plot", type=Path, metavar="PNG", help="also draw time to accuracy per exercise and file")
+    compare.add_argument(
         "--fail-above",
         metavar="PCT",
         help="two files A B: exit 1 when a benchmark's median in B is more than PCT (e.g. 10%%) above A's "
@@ -521,7 +525,11 @@ def _bench_compare(args: argparse.Namespace) -> int:
         if len(args.files) != 2:
             raise HarnessError(f"--fail-above compares exactly two files, A and B; got {len(args.files)}")
     machines = [bench.load(path) for path in args.files]
-    print(bench.render(machines, bench.compare(machines), markdown=args.markdown))
+    reference = bench.reference_index(machines, args.reference)
+    rows = bench.compare(machines)
+    print(bench.render(machines, rows, markdown=args.markdown, reference=reference))
+    if args.plot:
+        print(f"figure: {bench.plot(machines, rows, args.plot)}")
     if args.fail_above is None:
         return 0
     found = bench.changes(*machines, limit)

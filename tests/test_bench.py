@@ -38,25 +38,54 @@ def write(tmp_path: Path, name: str, doc: object) -> Path:
     return path
 
 
-def test_table_lines_up_machines_with_speedups(tmp_path, capsys):
+def test_table_lines_up_machines_one_line_each_against_the_reference(tmp_path, capsys):
     cpu = write(tmp_path, "cpu.json", result("Xeon (2 cores)", {"epoch": 1.2, "predict": 0.5}, {"epoch": 4e5}))
     gpu = write(tmp_path, "gpu.json", result("NVIDIA H200", {"epoch": 0.3, "extra": 2.0}, {"epoch": 1.6e6}))
     assert main(["bench", "compare", str(cpu), str(gpu)]) == 0
-    out = capsys.readouterr().out
-    assert "[1] Xeon (2 cores) (cpu.json)" in out and "[2] NVIDIA H200 (gpu.json)" in out
-    epoch = next(line for line in out.splitlines() if " epoch " in f" {line} ")
-    assert "1.200 s" in epoch and "400.00k" in epoch and "300.00 ms" in epoch and "1.60M" in epoch and "4.00x" in epoch
-    predict = next(line for line in out.splitlines() if "predict" in line)
-    assert predict.count("—") == 4, "a benchmark missing on one machine is a gap, not an error"
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == ["[1] Xeon (2 cores) (cpu.json)", "[2] NVIDIA H200 (gpu.json)"]
+    epoch = out.index(next(line for line in out if line.startswith("epoch ")))
+    assert out[epoch].split()[1:] == ["[1]", "1.200", "s", "—", "400.00k", "reference"]
+    assert out[epoch + 1].split() == ["[2]", "300.00", "ms", "—", "1.60M", "0.25×"]
+    assert [line.split()[:2] for line in out if line.startswith(("extra", "predict"))] == [
+        ["extra", "[2]"],
+        ["predict", "[1]"],
+    ], "a benchmark missing on one machine has no line there, and no error"
+    assert max(len(line) for line in out) < 100, "a terminal shows it"
+    assert main(["bench", "compare", str(cpu), str(gpu), "--reference", "gpu.json"]) == 0
+    assert "4.00×" in capsys.readouterr().out
+
+
+def test_time_to_accuracy_is_what_machines_are_compared_on(tmp_path, capsys):
+    """The benchmarker's question: faster to the same accuracy, not faster through a whole fit."""
+
+    def tta(device: str, whole: float, to_target: float | None) -> dict:
+        doc = result(device, {"test_time_to_accuracy[adam]": whole})
+        extra = {"target_val_accuracy": 0.65, "backend": "jax", "time_to_target_median_s": to_target}
+        doc["benchmarks"][0]["extra_info"] = extra
+        return doc
+
+    a = write(tmp_path, "a.json", tta("Xeon", 40.0, 18.0))
+    b = write(tmp_path, "b.json", tta("EPYC", 20.0, 36.0))  # a shorter fit, but twice as long to the target
+    c = write(tmp_path, "c.json", tta("ARM", 10.0, None))
+    assert main(["bench", "compare", str(a), str(b), str(c), "--plot", str(tmp_path / "tta.png")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "[1] Xeon, jax (a.json)" in out
+    row = out.index(next(line for line in out if line.startswith("test_time_to_accuracy[adam] (val. accuracy 0.65)")))
+    assert out[row + 1].split() == ["[2]", "20.000", "s", "36.000", "s", "—", "2.00×"]
+    assert out[row + 2].split()[3] == "never" and out[row + 2].split()[-1] == "—"
+    assert (tmp_path / "tta.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["bench", "compare", str(a), "--reference", "z.json"]) == 2
+    assert "--reference 'z.json' is none of the files compared" in capsys.readouterr().err
 
 
 def test_markdown_table_for_a_job_summary(tmp_path, capsys):
     one = write(tmp_path, "one.json", result("cpu", {"epoch": 1.0}))
     assert main(["bench", "compare", "--markdown", str(one)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "| group | benchmark | [1] median | [1] samples/s |"
-    assert out[1] == "|---|---|---|---|"
-    assert out[2] == "| train-epoch | epoch | 1.000 s | — |"
+    assert out[0] == "| benchmark | machine | median | to target | samples/s | time vs [1] |"
+    assert out[1] == "|---|---|---|---|---|---|"
+    assert out[2] == "| epoch | [1] | 1.000 s | — | — | reference |"
 
 
 @pytest.mark.parametrize(
@@ -102,10 +131,12 @@ def test_any_mix_of_benchmark_sets_renders(tmp_path_factory, machines):
     loaded = [bench.load(p) for p in paths]
     rows = bench.compare(loaded)
     assert {r.benchmark for r in rows} == set().union(*machines)
-    for row in rows:
-        assert row.speedups()[0] in (1.0, None)
+    for name in {r.benchmark for r in rows}:
+        assert [r.machine for r in rows if r.benchmark == name] == [i for i, m in enumerate(machines) if name in m]
     for markdown in (False, True):
-        assert bench.render(loaded, rows, markdown=markdown)
+        text = bench.render(loaded, rows, markdown=markdown)
+        first = [r for r in rows if r.machine == 0]
+        assert text.count("reference") == len(first)
 
 
 @settings(max_examples=150, deadline=None)
