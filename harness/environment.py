@@ -181,7 +181,10 @@ def device(backend: str) -> str:
     """
     try:
         if backend == "tensorflow" and "tensorflow" in sys.modules:
-            gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
+            from .quiet import tensorflow_noise_filtered
+
+            with tensorflow_noise_filtered():  # the first device query calls cuInit, which logs its failure
+                gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
             return f"gpu {gpus[0].name}" if gpus else "cpu"
         if backend == "jax" and "jax" in sys.modules:
             first = sys.modules["jax"].devices()[0]

@@ -173,6 +173,8 @@ def test_xdist_shares_runs_between_workers_and_matches_serial(project):
     # installed copy's harness.
     parallel = run(project, *select, "-n", "2", subprocess=True)
     parallel.stdout.fnmatch_lines(["jet-harness: 3 training runs shared between workers, each once"])
+    both = parallel.stdout.str() + parallel.stderr.str()
+    assert "cuInit" not in both and "E0000" not in both, "TensorFlow's start-up noise reached the terminal"
     drawn_by_controller = artifacts / "compare" / "sgd_vs_adam.png"
     assert drawn_by_controller.exists(), "the controller draws comparisons from the workers' runs"
     from_workers = metrics()
