@@ -126,6 +126,11 @@ def _check_strength(config: pytest.Config) -> None:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
     if config.getoption("fresh_seeds") < 1:
         raise pytest.UsageError("--fresh-seeds must be at least 1")
+    from harness.experiment import registry
+    from harness.guard import fresh_problem
+
+    if problem := fresh_problem(config.getoption("fresh_seeds"), None, len(registry())):
+        raise pytest.UsageError(f"jet-harness: {problem}")
     if config.getoption("update_baselines") and not config.getoption("weak_baseline"):
         from harness.guard import strength_problem
 

@@ -132,13 +132,40 @@ def fresh_seeds(stored_seeds: Sequence[int], start: int, count: int) -> list[int
     return chosen
 
 
+def smallest_pvalue(n_stored: int, k: int) -> float:
+    """The smallest two-sided p-value a rank-sum test of ``k`` fresh against ``n_stored`` values can give:
+    the fresh ones ranked all lowest or all highest, 2 / C(n + k, k) (ties only raise it)."""
+    return min(1.0, 2 / math.comb(n_stored + k, k)) if k and n_stored else 1.0
+
+
+#: The largest baseline the refusals below consider: seeds beyond it are hours of training.
+LARGEST_BASELINE = 1000
+
+
+def fresh_problem(k: int, n_stored: int | None = None, n_exercises: int = 6) -> str | None:
+    """Why ``k`` fresh seeds can never flag a change, against ``n_stored`` trained stored seeds (``None``: against
+    any baseline of up to :data:`LARGEST_BASELINE`), or ``None`` when they can. Asked before any fresh seed trains."""
+    alpha = per_test_alpha(n_exercises)
+    n = LARGEST_BASELINE if n_stored is None else n_stored
+    if smallest_pvalue(n, k) <= alpha:
+        return None
+    least = next(j for j in range(k + 1, 10_000) if smallest_pvalue(n, j) <= alpha)
+    against = f"{n_stored} stored seeds" if n_stored is not None else f"any baseline of up to {n} seeds"
+    return (
+        f"--fresh-seeds {k} can never flag a change against {against}: the smallest p-value {k} fresh seeds "
+        f"can reach is {smallest_pvalue(n, k):.2g}, above the per-test level {alpha:.2g}; use at least {least}"
+    )
+
+
 def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
     """The fewest stored trained seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
     alpha = per_test_alpha(n_exercises)
+    if fresh_problem(k, None, n_exercises):
+        raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")
     n = 2
-    while ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
+    while smallest_pvalue(n, k) > alpha or ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
         n += 1
-        if n > 1000:
+        if n > LARGEST_BASELINE:
             raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")
     return n
 

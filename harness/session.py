@@ -165,6 +165,8 @@ class Session:
     def _statistical(self, name: str, stored: baseline.Baseline) -> guard.Verdict:
         """Train fresh seeds (never baseline seeds) the way the baseline's were, and compare them."""
         stored_seeds = stored.per_seed()
+        if problem := guard.fresh_problem(self.fresh_seeds, guard.trained(stored_seeds), len(self.experiments)):
+            raise ConfigError(problem)  # before the fresh seeds train: they could not change the verdict
         count = guard.fresh_count(stored_seeds, self.fresh_seeds)
         seeds = guard.fresh_seeds(stored.seeds, self.settings.seed, count)
         fresh = [compute(run) for run in self._train_like(name, stored, seeds)]

@@ -8,7 +8,8 @@ process, then judges the exercises it touches (quick profile, seed 0) twice:
   (``--tier statistical``), the initial-weight check and the data baseline.
 
 Only the exercises a change can touch are trained (a changed Adam cannot move ``sgd``), so the
-table costs about 30 minutes on 2 cores. ``python tests/injections.py ROW`` runs one row.
+table costs about 30 minutes on 2 cores. ``python tests/injections.py ROW`` runs one row;
+``--exact-only`` judges by the exact tier alone (the table's first column).
 Not a test module: pytest does not collect it.
 """
 
@@ -273,8 +274,9 @@ def _wrap_l1() -> None:
     _wrap_init(keras.regularizers.L1, l1=lambda v: 0.001 if v == 0.01 else v)
 
 
-def judge_row(name: str) -> dict:
-    """Apply one row's patch in this process and judge the exercises it touches."""
+def judge_row(name: str, exact_only: bool = False) -> dict:
+    """Apply one row's patch in this process and judge the exercises it touches (``exact_only``: the
+    exact tier alone, minutes instead of half an hour for the whole table)."""
     title, patch, exercises = ROWS[name]
     patch()
     from harness.experiment import PROFILES, Settings
@@ -293,11 +295,11 @@ def judge_row(name: str) -> dict:
         exact_result = session.check_baseline(exercise)
         init = session.check_init(exercise).problems
         session.tier = "statistical"
-        statistical = session.check_baseline(exercise)
+        statistical = [] if exact_only else session.check_baseline(exercise).problems
         result["exercises"][exercise] = {
             "exact": {"tier": exact_result.tier, "problems": exact_result.problems},
             "init": init,
-            "statistical": statistical.problems,
+            "statistical": statistical,
             "seconds": round(time.perf_counter() - start, 1),
         }
         print(json.dumps({exercise: result["exercises"][exercise]})[:300], file=sys.stderr, flush=True)
@@ -325,17 +327,20 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    out = Path("/tmp/injections")
+    exact_only = "--exact-only" in argv
+    argv = [a for a in argv if a != "--exact-only"]
+    out = Path("/tmp/injections-exact" if exact_only else "/tmp/injections")
     out.mkdir(exist_ok=True)
     if argv and argv[0] in ROWS:
-        (out / f"{argv[0]}.json").write_text(json.dumps(judge_row(argv[0]), indent=1, default=str))
+        (out / f"{argv[0]}.json").write_text(json.dumps(judge_row(argv[0], exact_only), indent=1, default=str))
         return 0
     rows = argv or list(ROWS)
     for name in rows:
         if (out / f"{name}.json").exists():
             continue
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, __file__, name], capture_output=True, text=True)
+        flag = ["--exact-only"] if exact_only else []
+        done = subprocess.run([sys.executable, __file__, name, *flag], capture_output=True, text=True)
         status = "ok" if done.returncode == 0 else f"FAILED rc={done.returncode}: {done.stderr[-2000:]}"
         print(f"{name}: {status} ({time.perf_counter() - start:.0f} s)", flush=True)
     results = [json.loads((out / f"{n}.json").read_text()) for n in ROWS if (out / f"{n}.json").exists()]

@@ -11,7 +11,7 @@ import pytest
 
 from harness.baseline import seed_span
 from harness.checks import failure_report
-from harness.errors import BaselineError
+from harness.errors import BaselineError, HarnessError
 from harness.experiment import registry
 
 EXERCISES = list(registry().values())
@@ -60,9 +60,9 @@ def test_baseline(experiment, harness_session, update_baselines, request):
         intended = request.config.getoption("intended")
         try:
             result = harness_session.record_exact(experiment.name, intended=intended)
-        except BaselineError as exc:
+        except HarnessError as exc:
             result = exc
-        if isinstance(result, BaselineError):
+        if isinstance(result, HarnessError):
             pytest.fail(f"{result}; {fix}", pytrace=False)
         if result.problems:
             header = f"{experiment.name}: {result.problems[0]} {result.path}:"
@@ -71,9 +71,9 @@ def test_baseline(experiment, harness_session, update_baselines, request):
         return
     try:
         result = harness_session.check_baseline(experiment.name)
-    except BaselineError as exc:
+    except HarnessError as exc:  # a missing baseline, or options it cannot be judged with
         result = exc  # failed outside the except block: no "during handling of the above exception" chain
-    if isinstance(result, BaselineError):
+    if isinstance(result, HarnessError):
         pytest.fail(f"{result}; {fix}", pytrace=False)
     if result.problems:
         if result.tier == "exact":

@@ -248,3 +248,16 @@ def test_capping_onednns_instruction_set_is_another_environment(monkeypatch, spe
     monkeypatch.setenv(spelling, "AVX2")
     capped = exact.environment_key({**environment.fingerprint(), "backend": "tensorflow"})
     assert capped["onednn"].endswith("max_isa=AVX2") and capped != plain
+
+
+def test_too_few_fresh_seeds_are_refused_before_they_train_with_the_count_that_can_reject():
+    """3 fresh seeds against 40 stored ones: no rank test can reach the level, so the tier could never fail."""
+    alpha = guard.per_test_alpha(6)
+    assert guard.smallest_pvalue(40, 3) == pytest.approx(2 / math.comb(43, 3)) and guard.smallest_pvalue(40, 3) > alpha
+    assert guard.smallest_pvalue(40, 4) <= alpha
+    assert guard.fresh_problem(3, 40).endswith("use at least 4") and guard.fresh_problem(4, 40) is None
+    assert guard.fresh_problem(1).startswith("--fresh-seeds 1 can never flag a change against any baseline")
+    # the bound is the rank test's own: the most extreme arrangement of 4 fresh seeds reaches it exactly
+    assert ranks.rank_sum_pvalue([-4.0, -3.0, -2.0, -1.0], list(range(40))) == pytest.approx(
+        guard.smallest_pvalue(40, 4)
+    )

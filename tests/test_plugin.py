@@ -259,3 +259,13 @@ def test_a_bad_setting_stops_pytest_before_any_test_in_one_line(args, env, messa
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-2000:]
     out = done.stdout + done.stderr
     assert message in out and "passed" not in out and "Traceback" not in out and "!!!" not in out, out[-2000:]
+
+
+def test_too_few_fresh_seeds_fail_in_one_line_before_any_fresh_seed_trains():
+    done = _pytest_here("-k", "test_baseline and sgd", "--tier=statistical", "--fresh-seeds=3")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-2000:]
+    assert "--fresh-seeds 3 can never flag a change against 40 stored seeds" in done.stdout
+    assert "use at least 4" in done.stdout and "Traceback" not in done.stdout
+    assert "[sgd ×" not in done.stdout and "fresh seeds (40-" not in done.stdout, "no fresh seed was trained"
+    refused = _pytest_here("-k", "sgd", "--fresh-seeds=1")
+    assert refused.returncode == pytest.ExitCode.USAGE_ERROR and "--fresh-seeds 1 can never flag" in refused.stderr
