@@ -96,8 +96,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
     config.addinivalue_line("markers", "exercise: one of an exercise's own tests (behaviour, baseline, weights)")
-    _check_strength(config)
     try:  # before any test module imports Keras, which reads KERAS_BACKEND once; xdist workers inherit it
+        _check_strength(config)
         backend.use(config.getoption("backend"))
         _check_given(config)
     except HarnessError as exc:
@@ -185,6 +185,7 @@ class ProgressLog:
     """
 
     logger = logging.getLogger("jet_harness.progress")
+    logger.setLevel(logging.INFO)  # pytest captures INFO from here whatever the root logger's level
 
     def isatty(self) -> bool:
         return False  # one record per line, never a redrawn one
@@ -263,7 +264,7 @@ def _say_what_k_selected(terminalreporter, keyword: str, exitstatus: int) -> Non
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    if config.option.keyword and not hasattr(config, "workerinput"):
+    if config.option.keyword and not config.option.markexpr and not hasattr(config, "workerinput"):
         _say_what_k_selected(terminalreporter, config.option.keyword, exitstatus)
     session = config.stash.get(_SESSION, None)
     store = config.stash.get(_STORE, None)
@@ -295,7 +296,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                 terminalreporter.write_line(f"report: {path}")
     from harness.environment import lock_drift
 
-    if drift := lock_drift(session.baselines_dir):
+    if drift := lock_drift(session.baselines_dir, session.settings.backend):
         terminalreporter.write_line(f"jet-harness note: {drift}")
     for line in session.writes():  # baseline writes, which tests' captured output would hide
         terminalreporter.write_line(f"jet-harness {line}")

@@ -249,6 +249,8 @@ class Row:
     benchmark: str
     group: str
     machine: int
+    #: The benchmark's full name (test file and id): rows of one benchmark share it.
+    fullname: str
     median: float
     rate: float | None
     #: Median seconds to the exercise's target validation accuracy, where the benchmark measured it.
@@ -280,6 +282,7 @@ def compare(machines: Sequence[Machine]) -> list[Row]:
                         _short(name),
                         names[name],
                         i,
+                        name,
                         float(entry["stats"]["median"]),
                         _rate(entry),
                         float(to_target) if _positive(to_target) else None,
@@ -316,8 +319,9 @@ def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = Fa
     lines = [["benchmark", "machine", "median", "to target", "samples/s", f"time vs [{reference + 1}]"]]
     by_benchmark: dict[str, list[Row]] = {}
     for row in rows:
-        by_benchmark.setdefault(row.benchmark, []).append(row)
-    for name, held in by_benchmark.items():
+        by_benchmark.setdefault(row.fullname, []).append(row)
+    for held in by_benchmark.values():
+        name = held[0].benchmark
         ref = next((r for r in held if r.machine == reference), None)
         target = next((r.target for r in held if r.target), None)
         label = f"{name} (val. accuracy {target:g})" if target else name

@@ -524,6 +524,8 @@ def _bench_compare(args: argparse.Namespace) -> int:
         limit = bench.threshold(args.fail_above)
         if len(args.files) != 2:
             raise HarnessError(f"--fail-above compares exactly two files, A and B; got {len(args.files)}")
+        if args.reference is not None:
+            raise HarnessError("--fail-above judges B against A, the files' order; leave out --reference")
     machines = [bench.load(path) for path in args.files]
     reference = bench.reference_index(machines, args.reference)
     rows = bench.compare(machines)
@@ -569,8 +571,11 @@ def _baselines_list(args: argparse.Namespace) -> int:
     from . import records
 
     root = _baselines_root(args)
-    rows = records.listing(root, args.label)
+    skipped: list[str] = []
+    rows = records.listing(root, args.label, skipped)
     print("\n".join(records.table(rows, root)) if rows else f"no exact records in {root}")
+    for why in skipped:
+        print(f"skipped: {why}", file=sys.stderr)
     return 0
 
 
@@ -634,7 +639,7 @@ def _run(args: argparse.Namespace) -> int:
     note = session.shared_baselines_note(list(results))
     if note:
         print(note)
-    if drift := lock_drift(session.baselines_dir):
+    if drift := lock_drift(session.baselines_dir, settings.backend):
         print(f"note: {drift}")
     if args.json:
         _write_json(args.json, settings, results, data)

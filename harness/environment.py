@@ -113,7 +113,7 @@ def fingerprint() -> dict[str, str]:
     env["tf_xla_flags"] = os.environ.get("TF_XLA_FLAGS", "unset")
     env["jaxlib"] = _version("jaxlib")
     env["xla_flags"] = os.environ.get("XLA_FLAGS", "unset")
-    env["jax_env"] = _env_line(("JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION", "JAX_PLATFORMS"))
+    env["jax_env"] = _env_line(("JAX_ENABLE_X64", "JAX_DEFAULT_MATMUL_PRECISION"))
     env["torch_cpu"] = _torch_cpu_capability()
     env["commit"] = commit()
     return env
@@ -183,9 +183,12 @@ def device(backend: str) -> str:
         if backend == "tensorflow" and "tensorflow" in sys.modules:
             from .quiet import tensorflow_noise_filtered
 
+            tf = sys.modules["tensorflow"]
             with tensorflow_noise_filtered():  # the first device query calls cuInit, which logs its failure
-                gpus = sys.modules["tensorflow"].config.list_physical_devices("GPU")
-            return f"gpu {gpus[0].name}" if gpus else "cpu"
+                gpus = tf.config.list_physical_devices("GPU")
+            if not gpus:
+                return "cpu"
+            return f"gpu {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}"
         if backend == "jax" and "jax" in sys.modules:
             first = sys.modules["jax"].devices()[0]
             return "cpu" if first.platform == "cpu" else f"{first.platform} {first.device_kind}"
@@ -260,15 +263,16 @@ def _cpu() -> tuple[str, str, str, str]:
     model, flags, ident = platform.processor() or platform.machine(), set(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip() and (flags or ident):
+                break  # the end of the first processor's block
             key, _, value = line.partition(":")
             key = key.strip()
             if key == "model name":
                 model = value.strip()
-            elif key in {"vendor_id", "cpu family", "model", "CPU implementer", "CPU part"}:
+            elif key in {"vendor_id", "cpu family", "model", "CPU implementer", "CPU variant", "CPU part"}:
                 ident.setdefault(key, value.strip())
             elif key in {"flags", "Features"}:
                 flags = set(value.split())
-                break
     except OSError:
         pass
     cpu_model = " ".join(ident.values()) or platform.machine()
@@ -282,11 +286,16 @@ def _cpu() -> tuple[str, str, str, str]:
 #: The lock file beside the exact records (tools/lock.py writes it).
 CONSTRAINTS = "constraints.txt"
 
-#: The packages whose versions are compared by the exact tier (the lock also pins their dependencies).
-LOCKED_PACKAGES: tuple[str, ...] = ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy", "scikit-learn")
+#: The packages whose versions every backend's records compare, and each backend's own (the lock pins more).
+LOCKED_PACKAGES: tuple[str, ...] = ("keras", "numpy", "scikit-learn")
+BACKEND_PACKAGES: dict[str, tuple[str, ...]] = {
+    "tensorflow": ("tensorflow",),
+    "jax": ("jax", "jaxlib"),
+    "torch": ("torch",),
+}
 
 
-def lock_drift(baselines_dir: Path) -> str | None:
+def lock_drift(baselines_dir: Path, backend: str = "tensorflow") -> str | None:
     """One line when the installed packages are not the ones ``baselines_dir``'s records were made with.
 
     Then no committed exact record can apply and the statistical tier decides every exercise: the
@@ -301,8 +310,8 @@ def lock_drift(baselines_dir: Path) -> str | None:
         if sep and not line.startswith("#"):
             pins[name.strip().lower()] = version.strip()
     moved = []
-    for package in LOCKED_PACKAGES:
-        installed = _version(package)
+    for package in (*LOCKED_PACKAGES, *BACKEND_PACKAGES.get(backend, ())):
+        installed = _distribution_version(package).split()[-1]  # tensorflow-cpu's version is TensorFlow's
         if package in pins and installed != "absent" and installed.split("+")[0] != pins[package]:
             moved.append(f"{package} {installed}, not {pins[package]}")
     if not moved:

@@ -149,7 +149,9 @@ def fresh_problem(k: int, n_stored: int | None = None, n_exercises: int = 6) -> 
     n = LARGEST_BASELINE if n_stored is None else n_stored
     if smallest_pvalue(n, k) <= alpha:
         return None
-    least = next(j for j in range(k + 1, 10_000) if smallest_pvalue(n, j) <= alpha)
+    least = next((j for j in range(k + 1, 4 * FRESH_SEEDS + 1) if smallest_pvalue(n, j) <= alpha), None)
+    if least is None:
+        return None  # the baseline holds too few trained seeds for any fresh count: weakness() says so
     against = f"{n_stored} stored seeds" if n_stored is not None else f"any baseline of up to {n} seeds"
     return (
         f"--fresh-seeds {k} can never flag a change against {against}: the smallest p-value {k} fresh seeds "
@@ -160,8 +162,8 @@ def fresh_problem(k: int, n_stored: int | None = None, n_exercises: int = 6) -> 
 def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
     """The fewest stored trained seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
     alpha = per_test_alpha(n_exercises)
-    if fresh_problem(k, None, n_exercises):
-        raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")
+    if fresh_problem(k, None, n_exercises) or ranks.rank_sum_power(LARGEST_BASELINE, k, alpha, SHIFT) < POWER:
+        raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")  # asked once, not per n
     n = 2
     while smallest_pvalue(n, k) > alpha or ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
         n += 1
@@ -178,7 +180,11 @@ def power(n_trained: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
 def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
     """A note when the baseline holds too few trained seeds for the guard's power target, else ``None``."""
     n = trained(stored)
-    needed = required_seeds(k, n_exercises)
+    try:
+        needed = required_seeds(k, n_exercises)
+    except ValueError:
+        most = LARGEST_BASELINE
+        return f"weak baseline: with {k} fresh seeds no baseline of {most} seeds or fewer has {POWER:.0%} power"
     if n >= needed:
         return None
     return (
@@ -189,7 +195,10 @@ def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int =
 
 def strength_problem(n_seeds: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
     """Why a new baseline of ``n_seeds`` seeds would weaken the guard, or ``None`` if it would not."""
-    needed = required_seeds(k, n_exercises)
+    try:
+        needed = required_seeds(k, n_exercises)
+    except ValueError:
+        return f"with {k} fresh seeds no baseline of up to {LARGEST_BASELINE} seeds reaches {POWER:.0%} power"
     if n_seeds >= needed:
         return None
     return (

@@ -29,14 +29,17 @@ def files(root: Path, labels: Sequence[str] = ()) -> list[Path]:
     return [p for f in folders for p in sorted(f.glob("*.json")) if p.stem != baseline.DATA]
 
 
-def listing(root: Path, labels: Sequence[str] = ()) -> list[tuple[Path, Record]]:
-    """(file, record) for every exact record of every baseline; an unreadable file is a one-line error."""
+def listing(root: Path, labels: Sequence[str] = (), skipped: list[str] | None = None) -> list[tuple[Path, Record]]:
+    """(file, record) for every exact record of every baseline; a file that cannot be read is left out and,
+    where ``skipped`` is given, named there with why (one line each)."""
     rows = []
     for path in files(root, labels):
         try:
             stored = baseline.load(path)
-        except BaselineError:
-            continue  # not a baseline of ours (a schema we cannot read says so where it is used)
+        except BaselineError as exc:
+            if skipped is not None:
+                skipped.append(str(exc))
+            continue
         rows.extend((path, record) for record in stored.exact)
     return rows
 
@@ -72,7 +75,11 @@ def prune(root: Path, record_id: str, labels: Sequence[str] = ()) -> list[Path]:
 
     An id no file holds is an error, naming the ids there are: nothing is written.
     """
-    rows = listing(root, labels)
+    skipped: list[str] = []
+    rows = listing(root, labels, skipped)
+    if skipped:  # a file we cannot read might hold the record: prune nothing rather than part of it
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise BaselineError(f"cannot prune: {skipped[0]}{more}")
     hit = sorted({path for path, record in rows if record.id == record_id})
     if not hit:
         known = ", ".join(sorted({record.id for _, record in rows})) or "none"

@@ -205,7 +205,7 @@ class Session:
         changed = exact.changes(stored.exact, new)
         if not changed:
             said = [f"record {new.id} unchanged"]
-            return self._judged(name, BaselineResult(path, [], "exact", said, {"tier": "exact", "recorded": True}))
+            return self._judged(name, BaselineResult(path, [], "exact", said, {"tier": "exact", "problems": []}))
         notes: list[str] = []
         if twin := exact.twin(stored.exact, new):  # bits an earlier record accepted: nothing new to judge
             notes.append(f"bit-identical to exact record {twin.id}")

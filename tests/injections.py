@@ -283,7 +283,7 @@ def judge_row(name: str, exact_only: bool = False) -> dict:
     from harness.session import Session
 
     session = Session(Settings(profile=PROFILES["quick"]), artifacts_dir=None, plots=False)
-    result = {"row": name, "change": title, "exercises": {}}
+    result = {"row": name, "change": title, "exercises": {}, "exact_only": exact_only}
     try:
         data = session.check_data().problems
     except Exception as exc:  # a row may break the data stage itself: that is a catch too
@@ -322,7 +322,8 @@ def table(results: list[dict]) -> str:
             if v["statistical"]:
                 what = sorted({p.split(" (")[0].split(":")[0] for p in v["statistical"]})
                 other.append(f"`{e}` ({', '.join(what)})")
-        lines.append(f"| {r['change']} | {exact_cell} | {'; '.join(other) or '**not caught**'} |")
+        missed = "not run (--exact-only)" if r.get("exact_only") else "**not caught**"
+        lines.append(f"| {r['change']} | {exact_cell} | {'; '.join(other) or missed} |")
     return "\n".join(lines)
 
 

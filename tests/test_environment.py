@@ -23,9 +23,7 @@ def test_a_gpu_is_another_environment():
     assert exact.environment_key(env) != exact.environment_key({**env, "device": "gpu NVIDIA H200"})
 
 
-def test_isa_flags_keep_instruction_sets_and_drop_mitigations(monkeypatch, tmp_path):
-    cpuinfo = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n"
-    cpuinfo += "flags\t\t: fpu avx2 avx512f avx512_bf16 md_clear ibrs fma sse4_2 hypervisor amx_tile\n"
+def read_cpu(monkeypatch, tmp_path, cpuinfo: str) -> tuple[str, str, str, str]:
     real = environment.Path
 
     def fake_path(*parts):
@@ -35,11 +33,31 @@ def test_isa_flags_keep_instruction_sets_and_drop_mitigations(monkeypatch, tmp_p
     monkeypatch.setattr(environment, "Path", fake_path)
     environment._cpu.cache_clear()
     try:
-        model, cpu_model, isa, flags = environment._cpu()
+        return environment._cpu()
     finally:
         environment._cpu.cache_clear()
+
+
+def test_isa_flags_keep_instruction_sets_and_drop_mitigations(monkeypatch, tmp_path):
+    cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n"
+    cpuinfo += "flags\t\t: fpu avx2 avx512f avx512_bf16 md_clear ibrs fma sse4_2 hypervisor amx_tile\n\n"
+    cpuinfo += "processor\t: 1\nvendor_id\t: OtherVendor\nflags\t\t: sse2\n"
+    model, cpu_model, isa, flags = read_cpu(monkeypatch, tmp_path, cpuinfo)
     assert (model, cpu_model, isa) == ("AMD EPYC", "AuthenticAMD 25 17", "avx512f")
     assert flags == "amx_tile avx2 avx512_bf16 avx512f fma sse4_2"
+
+
+def test_an_arm_cpu_is_told_apart_by_its_part_numbers_which_follow_its_features(monkeypatch, tmp_path):
+    def neoverse(part: str) -> str:
+        return (
+            "processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes crc32 sve\n"
+            f"CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x1\nCPU part\t: {part}\n\n"
+        )
+
+    n1 = read_cpu(monkeypatch, tmp_path, neoverse("0xd0c"))
+    v1 = read_cpu(monkeypatch, tmp_path, neoverse("0xd40"))
+    assert n1[1] == "0x41 0x1 0xd0c" and v1[1] == "0x41 0x1 0xd40"
+    assert n1[2] == "asimd" and n1[3] == "aes asimd sve"
 
 
 def test_another_build_of_tensorflow_is_named_with_its_version(monkeypatch):
@@ -86,6 +104,11 @@ def test_packages_other_than_the_lock_say_so_once_and_how_to_get_the_exact_tier(
     drift = lock_drift(tmp_path)
     assert f"keras {keras}, not 0.0.1" in drift and f"pip install -c {tmp_path / 'constraints.txt'}" in drift
     assert lock_drift(tmp_path / "elsewhere") is None
+    # another backend's package: its records are not this backend's, so its version changes nothing here
+    (tmp_path / "constraints.txt").write_text(f"keras=={keras}\njax==0.0.1\njaxlib==0.0.1\n")
+    assert lock_drift(tmp_path, "tensorflow") is None
+    if environment._version("jax") != "absent":
+        assert "jax " in lock_drift(tmp_path, "jax")
 
 
 def test_the_committed_lock_pins_what_the_committed_records_hold():

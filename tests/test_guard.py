@@ -293,6 +293,9 @@ def test_too_few_fresh_seeds_are_refused_before_they_train_with_the_count_that_c
     assert guard.smallest_pvalue(40, 4) <= alpha
     assert guard.fresh_problem(3, 40).endswith("use at least 4") and guard.fresh_problem(4, 40) is None
     assert guard.fresh_problem(1).startswith("--fresh-seeds 1 can never flag a change against any baseline")
+    # a baseline too weak for any fresh count is the baseline's problem, said by weakness(), not a refusal
+    assert guard.fresh_problem(4, 1) is None and guard.fresh_problem(3, 3) is None
+    assert guard.weakness([{"loss": 0.5, "val_loss": 0.5}] * 40, 2).startswith("weak baseline: with 2 fresh seeds")
     # the bound is the rank test's own: the most extreme arrangement of 4 fresh seeds reaches it exactly
     assert ranks.rank_sum_pvalue([-4.0, -3.0, -2.0, -1.0], list(range(40))) == pytest.approx(
         guard.smallest_pvalue(40, 4)
