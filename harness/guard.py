@@ -44,7 +44,7 @@ SUITE_ALPHA = 1e-3
 #: Fresh seeds expected to learn per exercise. Against normal data k = 6 would do (99 % at 4σ with 40
 #: stored seeds, :func:`harness.ranks.rank_sum_power`), but the stored seeds' tails are heavier: resampled,
 #: a 4σ shift of adam's or sgd's accuracy was caught 90 % of the time only from k = 10 on
-#: (``tests/power_table.py``: δ90 4.75σ at k = 6, 4.0σ at k = 8 and 3.25σ at k = 10 for sgd's accuracy).
+#: (``tools/power_table.py``: δ90 4.75σ at k = 6, 4.0σ at k = 8 and 3.25σ at k = 10 for sgd's accuracy).
 FRESH_SEEDS = 10
 #: The shift, in seed-to-seed σ, that a baseline must let the guard catch with :data:`POWER`.
 SHIFT = 4.0

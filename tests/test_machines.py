@@ -6,6 +6,8 @@ a plugin that makes this machine look like another one: an AMD EPYC's identity i
 numerics probe of a machine the fingerprint cannot tell apart). The exact tier must step aside
 for fresh seeds there, in one note, and the run must pass; where the backend's kernels are known
 to give the recorder's bits on that CPU (TensorFlow's oneDNN, measured), the exact tier still decides.
+Each backend's cases run in that backend's suite: TensorFlow's in ``pytest``, JAX's in CI's JAX step
+(``pytest --backend jax tests/test_machines.py``), PyTorch's in ``tox -e torch``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from subprocess_cli import pythonpath
+
+from harness.backend import active
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +59,8 @@ CASES = [
 def test_a_clean_run_on_another_machine_passes(tmp_path, backend, fake, tier, note):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
+    if backend != active():  # each backend's case runs in that backend's suite (CI's JAX step, tox -e torch)
+        pytest.skip(f"runs in the {backend} suite (pytest --backend {backend} tests/test_machines.py)")
     if note and "cpu_model: GenuineIntel" in note and not _recorded_on_intel(backend):
         pytest.skip("the committed records were not made on an Intel processor")
     if tier == "exact" and not _this_machine_is_recorded(backend):

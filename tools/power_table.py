@@ -1,6 +1,6 @@
 """What shift must a metric make to be caught 90 % of the time? Old rule vs new, on the stored seeds.
 
-``python tests/power_table.py [LABEL]`` (default ``surrogate-quick``) prints the README's table.
+``python tools/power_table.py [LABEL]`` (default ``surrogate-quick``) prints the README's table.
 No training: the stored seeds are resampled (their heavy tails kept) and shifted by δ·σ.
 
 - old rule (until this change): two new seeds (the session's and its confirmation seed), the

@@ -1,4 +1,4 @@
-"""Which injected regressions does the guard catch? The README's table, reproducible: ``python tests/injections.py``.
+"""Which injected regressions does the guard catch? The README's table, reproducible: ``python tools/injections.py``.
 
 Each row patches one thing in the training path (Keras, the data, the harness), in a fresh
 process, then judges the exercises it touches (quick profile, seed 0) twice:
@@ -8,9 +8,9 @@ process, then judges the exercises it touches (quick profile, seed 0) twice:
   (``--tier statistical``), the initial-weight check and the data baseline.
 
 Only the exercises a change can touch are trained (a changed Adam cannot move ``sgd``), so the
-table costs about 30 minutes on 2 cores. ``python tests/injections.py ROW`` runs one row;
+table costs about 30 minutes on 2 cores. ``python tools/injections.py ROW`` runs one row;
 ``--exact-only`` judges by the exact tier alone (the table's first column).
-Not a test module: pytest does not collect it.
+A script, not a test: it lives in tools/, which pytest does not collect.
 """
 
 from __future__ import annotations

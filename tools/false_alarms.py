@@ -1,6 +1,6 @@
 """The statistical tier on fresh seeds when nothing changed: how often does it cry wolf?
 
-``python tests/false_alarms.py FRESH_DIR ...`` takes folders written by
+``python tools/false_alarms.py FRESH_DIR ...`` takes folders written by
 ``python -m harness seeds train EXERCISE --seeds … --out FRESH_DIR --shard`` (seeds the
 committed baselines do not hold, trained by the same code) and judges them against the
 committed baselines the way ``--tier statistical`` does: consecutive groups of as many seeds as
