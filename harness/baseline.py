@@ -30,10 +30,10 @@ from .errors import BaselineError
 from .files import first_line, json_number, read_json, write_text
 from .metrics import LAYERS
 
-#: 4: weight stds pinned relative to their initial value, means no longer; exact records.
 #: The repository's baselines folder: the default of ``--baselines-dir`` everywhere.
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
 
+#: 4: weight stds pinned relative to their initial value, means no longer; exact records.
 SCHEMA = 4
 #: The quantiles of the stored seeds' loss at each epoch that the report's band spans.
 BAND = (0.05, 0.95)

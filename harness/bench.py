@@ -246,16 +246,19 @@ def _positive(value: object) -> bool:
 class Row:
     """One benchmark on one machine: what it took, and against the reference machine."""
 
-    benchmark: str
-    group: str
-    machine: int
     #: The benchmark's full name (test file and id): rows of one benchmark share it.
     fullname: str
+    machine: int
     median: float
     rate: float | None
     #: Median seconds to the exercise's target validation accuracy, where the benchmark measured it.
     to_target: float | None
     target: float | None
+
+    @property
+    def benchmark(self) -> str:
+        """The test id a table shows."""
+        return _short(self.fullname)
 
     @property
     def time(self) -> float:
@@ -279,10 +282,8 @@ def compare(machines: Sequence[Machine]) -> list[Row]:
                 target = extra.get("target_val_accuracy")
                 rows.append(
                     Row(
-                        _short(name),
-                        names[name],
-                        i,
                         name,
+                        i,
                         float(entry["stats"]["median"]),
                         _rate(entry),
                         float(to_target) if _positive(to_target) else None,
@@ -357,13 +358,13 @@ def plot(machines: Sequence[Machine], rows: Sequence[Row], out: Path) -> Path:
     timed = [r for r in rows if r.to_target is not None]
     if not timed:
         raise BenchError("no benchmark in these files measured time to accuracy (tests/benchmarks' time_to_accuracy)")
-    names = list(dict.fromkeys(r.benchmark for r in timed))
+    names = list(dict.fromkeys(r.fullname for r in timed))
     shown = sorted({r.machine for r in timed})
     height = 0.8 / len(shown)
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.45 * len(names) * len(shown)))
     try:
         for k, machine in enumerate(shown):
-            held = {r.benchmark: r.to_target for r in timed if r.machine == machine}
+            held = {r.fullname: r.to_target for r in timed if r.machine == machine}
             ys = [i + k * height for i, n in enumerate(names) if n in held]
             ax.barh(
                 ys,
@@ -371,10 +372,9 @@ def plot(machines: Sequence[Machine], rows: Sequence[Row], out: Path) -> Path:
                 height=height,
                 label=f"[{machine + 1}] {machines[machine].label}",
             )
-        never = {
-            n: [f"[{r.machine + 1}]" for r in rows if r.benchmark == n and r.target and not r.to_target] for n in names
-        }
-        labels = [f"{n}\n(never: {', '.join(never[n])})" if never[n] else n for n in names]
+        missed = [r for r in rows if r.target and not r.to_target]
+        never = {n: [f"[{r.machine + 1}]" for r in missed if r.fullname == n] for n in names}
+        labels = [f"{_short(n)}\n(never: {', '.join(never[n])})" if never[n] else _short(n) for n in names]
         ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], labels)
         ax.invert_yaxis()
         ax.set_xscale("log")

@@ -238,12 +238,19 @@ def _version(package: str) -> str:
 def _distribution_version(module: str) -> str:
     """The version of the distribution that installs ``module``: ``2.21.0`` for ``tensorflow`` itself,
     ``tensorflow-cpu 2.21.0`` or ``tf-nightly 2.22.0.dev…`` for another build of the same module."""
-    names = importlib.metadata.packages_distributions().get(module, [])
+    names = _distributions().get(module, [])
     for name in dict.fromkeys(names):
         version = _version(name)
         if version != "absent":
             return version if name.lower() == module else f"{name} {version}"
     return _version(module)
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Module -> the distributions installing it, read once: it scans every installed package (a quarter
+    second here), and the fingerprint asks on every check and record."""
+    return importlib.metadata.packages_distributions()
 
 
 def _torch_cpu_capability() -> str:

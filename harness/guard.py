@@ -162,14 +162,19 @@ def fresh_problem(k: int, n_stored: int | None = None, n_exercises: int = 6) -> 
 def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
     """The fewest stored trained seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
     alpha = per_test_alpha(n_exercises)
-    if fresh_problem(k, None, n_exercises) or ranks.rank_sum_power(LARGEST_BASELINE, k, alpha, SHIFT) < POWER:
-        raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")  # asked once, not per n
+    largest = LARGEST_BASELINE  # asked once, not per n: a hopeless k would otherwise simulate every n up to it
+    if smallest_pvalue(largest, k) > alpha or ranks.rank_sum_power(largest, k, alpha, SHIFT) < POWER:
+        raise ValueError(_unreachable(k))
     n = 2
     while smallest_pvalue(n, k) > alpha or ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
         n += 1
         if n > LARGEST_BASELINE:
-            raise ValueError(f"no baseline reaches {POWER:.0%} power with k = {k}")
+            raise ValueError(_unreachable(k))
     return n
+
+
+def _unreachable(k: int) -> str:
+    return f"with {k} fresh seeds no baseline of up to {LARGEST_BASELINE} seeds reaches {POWER:.0%} power"
 
 
 def power(n_trained: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
@@ -182,9 +187,8 @@ def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int =
     n = trained(stored)
     try:
         needed = required_seeds(k, n_exercises)
-    except ValueError:
-        most = LARGEST_BASELINE
-        return f"weak baseline: with {k} fresh seeds no baseline of {most} seeds or fewer has {POWER:.0%} power"
+    except ValueError as exc:
+        return f"weak baseline: {exc}"
     if n >= needed:
         return None
     return (
@@ -197,8 +201,8 @@ def strength_problem(n_seeds: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -
     """Why a new baseline of ``n_seeds`` seeds would weaken the guard, or ``None`` if it would not."""
     try:
         needed = required_seeds(k, n_exercises)
-    except ValueError:
-        return f"with {k} fresh seeds no baseline of up to {LARGEST_BASELINE} seeds reaches {POWER:.0%} power"
+    except ValueError as exc:
+        return str(exc)
     if n_seeds >= needed:
         return None
     return (

@@ -62,9 +62,7 @@ def test_an_arm_cpu_is_told_apart_by_its_part_numbers_which_follow_its_features(
 
 def test_another_build_of_tensorflow_is_named_with_its_version(monkeypatch):
     """``tensorflow-cpu`` installs the ``tensorflow`` module: it must not read as "absent" and match everything."""
-    monkeypatch.setattr(
-        environment.importlib.metadata, "packages_distributions", lambda: {"tensorflow": ["tf-nightly"]}
-    )
+    monkeypatch.setattr(environment, "_distributions", lambda: {"tensorflow": ["tf-nightly"]})
     monkeypatch.setattr(
         environment, "_version", lambda name: "2.22.0.dev20261201" if name == "tf-nightly" else "absent"
     )
