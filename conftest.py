@@ -153,8 +153,8 @@ def _check_given(config: pytest.Config) -> None:
 
 def _run_id(config: pytest.Config) -> str | None:
     """One id for this pytest invocation (all its workers): the folder its artifacts and report own."""
-    from harness.artifacts import new_run_id
     from harness.experiment import Settings, profile
+    from harness.folders import new_run_id
 
     opt = config.getoption
     try:
@@ -222,7 +222,7 @@ def _session(config: pytest.Config):
 def harness_session(request: pytest.FixtureRequest):
     """The session's training runs, each computed once, artifacts written as they finish."""
     from harness import dataset
-    from harness.artifacts import ensure_writable
+    from harness.folders import ensure_writable
 
     try:
         session = _session(request.config)

@@ -32,6 +32,8 @@ from .metrics import LAYERS
 
 #: The repository's baselines folder: the default of ``--baselines-dir`` everywhere.
 DEFAULT_BASELINES = Path(__file__).resolve().parent.parent / "baselines"
+#: Beside the exercises' label folders: pytest-benchmark results (``bench compare`` reads them), not baselines.
+BENCHMARKS = "benchmarks"
 
 #: 4: weight stds pinned relative to their initial value, means no longer; exact records.
 SCHEMA = 4

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .errors import HarnessError
 from .files import read_json
+from .tables import aligned, markdown_table
 
 
 class BenchError(HarnessError):
@@ -315,7 +316,6 @@ def _ratio(row: Row, reference: Row | None) -> str:
 def render(machines: Sequence[Machine], rows: Sequence[Row], markdown: bool = False, reference: int = 0) -> str:
     """One line per benchmark and machine: the median, time to the target accuracy, samples/s, and the time
     against the reference machine's (``time`` is time to target where measured, else the median)."""
-    from .report import aligned, markdown_table
 
     lines = [["benchmark", "machine", "median", "to target", "samples/s", f"time vs [{reference + 1}]"]]
     by_benchmark: dict[str, list[Row]] = {}

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import folders
 from .baseline import seed_span
 from .errors import HarnessError
 from .experiment import PROFILES
@@ -22,6 +23,7 @@ from .files import json_number, write_text
 from .guard import FRESH_SEEDS
 from .metrics import LAYERS
 from .progress import Progress
+from .tables import aligned, markdown_table
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,15 +194,13 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     """Redraw one run's report from its own files, judged against the baselines that run was judged against."""
-    from . import artifacts, report
-    from .experiment import registry
     from .files import read_json
 
-    found = artifacts.runs(args.artifacts_dir)
+    found = folders.runs(args.artifacts_dir)
     if not found:
         raise HarnessError(f"no run found in {args.artifacts_dir}: run pytest or python -m harness run first")
     if args.list:
-        latest = (Path(args.artifacts_dir) / artifacts.LATEST).resolve()
+        latest = (Path(args.artifacts_dir) / folders.LATEST).resolve()
         for folder in found:
             session = read_json(folder / "session.json", HarnessError, "run record")
             mark = "  (latest)" if folder.resolve() == latest else ""
@@ -209,8 +209,8 @@ def _report(args: argparse.Namespace) -> int:
     by_id = {folder.parent.name: folder for folder in found}
     if args.run == "latest":
         folder = (
-            (Path(args.artifacts_dir) / artifacts.LATEST).resolve()
-            if (Path(args.artifacts_dir) / artifacts.LATEST).exists()
+            (Path(args.artifacts_dir) / folders.LATEST).resolve()
+            if (Path(args.artifacts_dir) / folders.LATEST).exists()
             else found[-1]
         )
     elif args.run in by_id:
@@ -221,6 +221,9 @@ def _report(args: argparse.Namespace) -> int:
     baselines = session.get("baselines_dir")
     if not baselines or not Path(baselines).is_dir():
         raise HarnessError(f"{folder}: the baselines this run was judged against ({baselines}) are gone")
+    from . import report
+    from .experiment import registry
+
     for path in report.write(folder, registry(), Path(baselines), folder.name):
         print(f"report: {path}")
     return 0
@@ -247,7 +250,6 @@ def seed_list(text: str) -> list[int]:
 
 def _seeds_train(args: argparse.Namespace) -> int:
     from . import baseline, dataset
-    from .artifacts import ensure_writable
     from .backend import use
     from .environment import check_training_settings
     from .experiment import Settings, profile, registry, select
@@ -264,7 +266,7 @@ def _seeds_train(args: argparse.Namespace) -> int:
 
     if not args.shard and (problem := strength_problem(len(args.seeds), n_exercises=len(experiments))):
         raise HarnessError(f"{problem}; pass --shard to write part of a baseline and merge it later")
-    ensure_writable(args.out / settings.label, "output directory", "--out")
+    folders.ensure_writable(args.out / settings.label, "output directory", "--out")
     dataset.load(settings.dataset)
 
     from .session import Session
@@ -312,14 +314,11 @@ def _seeds_study(args: argparse.Namespace) -> int:
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
     if args.plots:
-        from .artifacts import ensure_writable
-
-        ensure_writable(args.plots, "plots directory", "--plots")
+        folders.ensure_writable(args.plots, "plots directory", "--plots")
     dataset.load(settings.dataset)
 
     from .checks import check_behaviour
     from .metrics import compute
-    from .report import aligned
     from .session import Session
     from .side_by_side import stackable
 
@@ -408,7 +407,6 @@ def _seeds_merge(args: argparse.Namespace) -> int:
         if set(files[shard]) != set(files[first]):
             odd = sorted(map(str, set(files[shard]) ^ set(files[first])))
             raise BaselineError(f"cannot merge {shard} with {first}: they hold different exercises ({', '.join(odd)})")
-    from .artifacts import ensure_writable
 
     merged = {}
     for relative in files[first]:
@@ -423,7 +421,7 @@ def _seeds_merge(args: argparse.Namespace) -> int:
         if relative.stem != baseline.DATA and not args.weak_baseline and (weak := weakness(stored.per_seed())):
             raise BaselineError(f"{relative}: {weak}; merge a shard of more seeds, or pass --weak-baseline")
     for label in sorted({relative.parent for relative in merged}):  # the same first complaint every time
-        ensure_writable(args.into / label, "baselines directory", "--into")
+        folders.ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
         baseline.write(args.into / relative, stored)
         print(f"wrote {args.into / relative}: {describe(stored) if relative.stem != baseline.DATA else 'data moments'}")
@@ -510,7 +508,6 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
         f"{len(tests)} tests, family-wise level {alpha:g} (Holm). With {n_a} vs {n_b} seeds a single metric's shift",
         f"is found with 90 % power from {shift[0]:.2f} σ at the family's level, {shift[1]:.2f} σ at {alpha:g} alone.",
     ]
-    from .report import aligned, markdown_table
 
     if markdown:
         return "\n".join([*markdown_table(rows), "", *notes])
@@ -543,19 +540,17 @@ def _bench_compare(args: argparse.Namespace) -> int:
 def _bench_runs(args: argparse.Namespace) -> int:
     from . import matrix
 
-    folders = [run_folder(text, args.artifacts_dir) for text in args.folders]
-    print(matrix.render([matrix.load(folder) for folder in folders], markdown=args.markdown))
+    paths = [run_folder(text, args.artifacts_dir) for text in args.folders]
+    print(matrix.render([matrix.load(folder) for folder in paths], markdown=args.markdown))
     return 0
 
 
 def run_folder(text: str, artifacts_dir: Path) -> Path:
     """A run given as a folder, or as a run id (``report --list``) or ``latest`` in ``artifacts_dir``."""
-    from . import artifacts
-
     given = Path(text)
     if given.exists() or given.is_absolute() or len(given.parts) > 1:
         return given  # a path: matrix.find says what is wrong with it, if anything
-    for candidate in (artifacts_dir / artifacts.RUNS / text, artifacts_dir / text):
+    for candidate in (artifacts_dir / folders.RUNS / text, artifacts_dir / text):
         if candidate.is_dir():
             return candidate
     raise HarnessError(f"no run folder or run id {text!r} in {artifacts_dir} (report --list shows the run ids)")
@@ -590,7 +585,6 @@ def _baselines_prune(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from . import dataset
-    from .artifacts import ensure_writable, run_timing
     from .backend import use
     from .environment import check_training_settings, lock_drift
     from .experiment import Settings, profile, registry, select
@@ -600,11 +594,12 @@ def _run(args: argparse.Namespace) -> int:
     check_training_settings()
     experiments = registry()
     chosen = select(experiments, args.exercises or experiments)
-    ensure_writable(args.artifacts_dir)
+    folders.ensure_writable(args.artifacts_dir)
     if args.json:
         _check_writable(args.json)
     dataset.load(settings.dataset)
 
+    from .artifacts import run_timing
     from .session import DEFAULT_BASELINES, Session
 
     progress = Progress(sys.stderr, interval=10.0)
@@ -697,7 +692,6 @@ def judge_data(session) -> dict:
 
 def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> str:
     """One row per exercise, then what failed and why: the run's verdict on the terminal."""
-    from .report import aligned
 
     rows = [("exercise", "accuracy", "behaviour", "baseline", "init")]
     details, notes = [], {}
@@ -727,7 +721,6 @@ def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None
 
 def summary(name: str, metrics: Mapping[str, float], diverged_epoch: int | None = None) -> str:
     """The notebook's printout: the accuracy, then each layer's kernel ``min max mean std``, labelled."""
-    from .report import aligned
 
     lines = [f"== {name}", f"Accuracy: {metrics['accuracy']}"]
     if diverged_epoch:

@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import HarnessError
 from .experiment import registry
 from .files import read_json
-from .report import ExerciseReport, aligned, collect, markdown_table
+from .report import ExerciseReport, collect
+from .tables import aligned, markdown_table
 
 SESSION = "session.json"
 

@@ -15,13 +15,15 @@ from pathlib import Path
 from . import baseline
 from .errors import BaselineError, ConfigError
 from .exact import Record
+from .tables import aligned
 
 
 def files(root: Path, labels: Sequence[str] = ()) -> list[Path]:
     """Every exercise baseline below ``root`` (``<label>/<exercise>.json``), in ``labels`` if given."""
     if not root.is_dir():
         raise ConfigError(f"{root}: no baselines folder here (--baselines-dir)")
-    folders = [root / label for label in labels] if labels else sorted(p for p in root.iterdir() if p.is_dir())
+    every = sorted(p for p in root.iterdir() if p.is_dir() and p.name != baseline.BENCHMARKS)
+    folders = [root / label for label in labels] if labels else every
     for folder in folders:
         if not folder.is_dir():
             known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir())) or "none"
@@ -53,7 +55,6 @@ def describe(record: Record) -> str:
 
 def table(rows: Sequence[tuple[Path, Record]], root: Path) -> list[str]:
     """One line per machine: its id, what it is, the probe, and which files and seeds hold it."""
-    from .report import aligned
 
     machines: dict[str, list[tuple[Path, Record]]] = {}
     for path, record in rows:

@@ -21,6 +21,7 @@ from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
 from .experiment import Experiment
 from .files import read_json, write_text
+from .tables import aligned, markdown_table
 
 #: The columns of the summary table (every pinned metric is in each exercise's details).
 COLUMNS: tuple[str, ...] = ("accuracy", "val_loss", "fc1.std", "fc1.std_ratio", "fc1.max")
@@ -179,21 +180,6 @@ def terminal_table(reports: Sequence[ExerciseReport]) -> list[str]:
         verdict = f"{report.regression} ({report.tier})" if report.tier else report.regression
         rows.append((report.experiment.name, _fmt(accuracy), report.behaviour, verdict))
     return aligned(rows)
-
-
-def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of text cells as left-aligned columns two spaces apart (the first row is the header)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-
-
-def markdown_table(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of text cells as a Markdown table (the first row is the header); a ``|`` in a cell is escaped."""
-
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    return [line(rows[0]), "|" + "---|" * len(rows[0]), *(line(r) for r in rows[1:])]
 
 
 # --- HTML ---

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import artifacts, baseline, environment, exact, guard, initial, numerics, report
+from . import artifacts, baseline, environment, exact, folders, guard, initial, numerics, report
 from .backend import DEFAULT as DEFAULT_BACKEND
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, ConfigError
@@ -74,10 +74,8 @@ class Session:
         #: This run's own folder, ``<artifacts>/runs/<run id>``: no other run's files are ever in it.
         self.run_root = None
         if artifacts_dir:  # checked now; the run's own folder is created when its first file is written
-            artifacts.ensure_writable(artifacts_dir)
-            self.run_root = (
-                Path(artifacts_dir) / artifacts.RUNS / (run_id or artifacts.new_run_id(artifacts_dir, settings))
-            )
+            folders.ensure_writable(artifacts_dir)
+            self.run_root = Path(artifacts_dir) / folders.RUNS / (run_id or folders.new_run_id(artifacts_dir, settings))
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else None
         self.baselines_dir = Path(baselines_dir)
         self.plots = plots
@@ -346,7 +344,7 @@ class Session:
             plans = artifacts.plan_comparisons(self.experiments)
             written = artifacts.save_comparisons(plans, done, self.run_root, self.settings)
             written += report.write(self.output_dir, self.experiments, self.baselines_dir, self.settings.label)
-        artifacts.mark_latest(self.artifacts_dir, self.output_dir)
+        folders.mark_latest(self.artifacts_dir, self.output_dir)
         return written
 
     def verdicts(self) -> list[str]:

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from subprocess_cli import pythonpath
+from run_cli import pythonpath
 
 from harness import backend
 from harness.errors import ConfigError
@@ -144,6 +144,7 @@ def train_twice(name: str) -> tuple:
     return tuple(train(experiment, split, profile, seed=3) for _ in range(2))
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("name", ["sgd", "adam"])
 def test_same_seed_same_numbers_on_the_active_backend(name):
     """Whatever backend this pytest runs on (--backend, KERAS_BACKEND): two runs of one seed agree bit for bit."""
@@ -165,6 +166,7 @@ BLOCK_TENSORFLOW = textwrap.dedent(
 )
 
 
+@pytest.mark.training
 @pytest.mark.parametrize("name", ["jax", "torch"])
 def test_another_backend_trains_without_tensorflow(tmp_path, name):
     """An image with Keras and JAX (or PyTorch) but no TensorFlow: seeds train one model.fit each, recorded."""

@@ -9,13 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
-from subprocess_cli import harness
+from run_cli import harness, harness_process
 
 from harness.backend import active
 from harness.baseline import own_label
 from harness.cli import summary, to_json
+from harness.experiment import Settings
 from harness.progress import Progress
-from harness.training import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -107,7 +107,8 @@ def test_run_judges_against_baselines_and_exits_1_on_a_regression(tmp_path):
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(tmp_path, args, message):
-    out = harness(*args, cwd=tmp_path)
+    """In a new process, as a terminal shows them: one line on stderr, no traceback."""
+    out = harness_process(*args, cwd=tmp_path)
     assert out.returncode == 2
     assert message in out.stderr and "Traceback" not in out.stderr
 
@@ -213,3 +214,11 @@ def test_baselines_lists_each_machine_once_and_prunes_one_from_every_file(tmp_pa
     assert again.returncode == 2 and again.stderr.strip() == (
         f"error: no exact record {there.id!r} in {tmp_path} (records: {here.id})"
     )
+
+
+def test_baselines_list_reads_the_repositorys_own_folder_without_complaint():
+    """``baselines/benchmarks/`` holds pytest-benchmark results beside the exercises' folders: not baselines."""
+    listed = harness("baselines", "list", cwd=ROOT)
+    assert listed.returncode == 0, listed.stderr
+    assert "skipped" not in listed.stdout + listed.stderr and "benchmarks" not in listed.stdout + listed.stderr
+    assert len(listed.stdout.splitlines()) > 1

@@ -6,10 +6,10 @@ import dataclasses
 import json
 from pathlib import Path
 
-from subprocess_cli import harness
+from run_cli import harness
 from test_report import SETTINGS, fake_run
 
-from harness import artifacts, guard
+from harness import artifacts, folders, guard
 
 
 def a_run(root: Path, backend: str, version: str, epoch_ends: list[float]) -> Path:
@@ -73,7 +73,7 @@ def test_damaged_run_files_are_one_line_or_shown_as_missing(tmp_path):
 
 def test_runs_are_named_by_the_ids_report_list_prints(tmp_path):
     ends = [2.0 + 0.5 * i for i in range(10)]
-    runs = tmp_path / "artifacts" / artifacts.RUNS
+    runs = tmp_path / "artifacts" / folders.RUNS
     a_run(runs, "tensorflow", "2.21.0", ends), a_run(runs, "jax", "0.10.2", [])
     listed = harness("report", "--list", cwd=tmp_path)
     ids = [line.split()[0] for line in listed.stdout.splitlines()]

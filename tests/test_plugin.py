@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from subprocess_cli import pythonpath
+from run_cli import pythonpath
 
 # Imported here, before pytester snapshots sys.modules: numpy and TensorFlow load once per process.
 import harness.session  # noqa: F401

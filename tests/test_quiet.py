@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from subprocess_cli import harness, pythonpath
+from run_cli import harness_process, pythonpath
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,10 +56,10 @@ def test_run_and_report_print_no_tensorflow_chatter(tmp_path):
     All six exercises: TensorFlow advises against retracing from the fifth model on.
     """
     options = ("--profile=smoke", f"--artifacts-dir={tmp_path / 'a'}", f"--baselines-dir={tmp_path}")
-    ran = harness("run", *options, cwd=tmp_path)
+    ran = harness_process("run", *options, cwd=tmp_path)
     assert ran.returncode == 1 and "missing" in ran.stdout  # no baselines in tmp_path
     assert not CHATTER.search(ran.stderr), ran.stderr
-    redrawn = harness("report", f"--artifacts-dir={tmp_path / 'a'}", cwd=tmp_path)
+    redrawn = harness_process("report", f"--artifacts-dir={tmp_path / 'a'}", cwd=tmp_path)
     assert redrawn.returncode == 0 and redrawn.stderr == ""
     imports = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "harness", "report", f"--artifacts-dir={tmp_path / 'a'}"],

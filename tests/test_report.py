@@ -61,9 +61,13 @@ def fake_run(name: str, quality: float, seed: int = 0) -> FakeRun:
     )
 
 
-@pytest.fixture
-def run_dir(tmp_path):
-    """Artifacts of an ``sgd`` and an ``adam`` run, and baselines: ``sgd``'s matches, ``adam``'s has drifted."""
+@pytest.fixture(scope="module")
+def drawn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Artifacts of an ``sgd`` and an ``adam`` run, and baselines: ``sgd``'s matches, ``adam``'s has drifted.
+
+    Drawn once per module (seconds of plots); each test gets a copy (:func:`run_dir`).
+    """
+    tmp_path = tmp_path_factory.mktemp("run")
     runs = {"sgd": fake_run("sgd", 0.3), "adam": fake_run("adam", 2.0)}
     for run in runs.values():
         artifacts.save_run(run, tmp_path / RUN, SETTINGS)
@@ -79,6 +83,15 @@ def run_dir(tmp_path):
             name, SETTINGS.label, {r.seed: compute(r) for r in seeds}, {r.seed: r.history for r in seeds}
         )
         baseline.write(tmp_path / "baselines" / SETTINGS.label / f"{name}.json", stored)
+    return tmp_path
+
+
+@pytest.fixture
+def run_dir(drawn_run: Path, tmp_path: Path) -> Path:
+    """A test's own copy of :func:`drawn_run`, its run record naming the copy's baselines."""
+    shutil.copytree(drawn_run, tmp_path, dirs_exist_ok=True)
+    session = tmp_path / RUN / SETTINGS.label / "session.json"
+    session.write_text(json.dumps({**json.loads(session.read_text()), "baselines_dir": str(tmp_path / "baselines")}))
     return tmp_path
 
 

@@ -118,7 +118,7 @@ def test_workers_checking_one_artifacts_dir_at_once_do_not_trip_each_other(tmp_p
     """Every pytest-xdist worker checks the artifacts folder as it starts: their probes must not collide."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.artifacts import ensure_writable
+    from harness.folders import ensure_writable
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda _: ensure_writable(tmp_path), range(400))) == {tmp_path}
