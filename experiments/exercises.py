@@ -29,6 +29,7 @@ EXERCISES = (
         Variant(optimizer="sgd"),
         expect=(more("accuracy", than=0.35),),
         question="The notebook's reference: unscaled inputs, SGD at Keras's default learning rate 0.01.",
+        target_accuracy=0.45,
     ),
     Experiment(
         "scaled",
@@ -38,6 +39,7 @@ EXERCISES = (
             less("val_loss_roughness", than="sgd"),
         ),
         question="Apply a standard scaler to the inputs. How does the performance of the model change?",
+        target_accuracy=0.65,
     ),
     Experiment(
         "l1",
@@ -47,6 +49,7 @@ EXERCISES = (
             more("fc1.near_zero", than="sgd", by=0.5),
         ),
         question="Apply L1 regularization to fc1. How do performance and the weight distribution change?",
+        target_accuracy=0.4,
     ),
     Experiment(
         "lr_1e-05",
@@ -56,6 +59,7 @@ EXERCISES = (
             less("fc1.drift", than=0.1),
         ),
         question="How do the loss curves change with a smaller learning rate (1e-5)?",
+        target_accuracy=0.25,
         figure="learning_rates",
     ),
     Experiment(
@@ -69,6 +73,7 @@ EXERCISES = (
             less("fc1.max_abs", than="sgd", times=10, on=CLIPPING),
         ),
         question="How do the loss curves change with a larger learning rate (0.1)?",
+        target_accuracy=0.4,
         figure="learning_rates",
     ),
     Experiment(
@@ -79,5 +84,6 @@ EXERCISES = (
             less("val_loss_roughness", than="sgd"),
         ),
         question="How do the loss curve and the performance change with Adam instead of SGD?",
+        target_accuracy=0.65,
     ),
 )

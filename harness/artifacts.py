@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import plots
 from .environment import fingerprint
-from .experiment import Experiment, Settings
+from .experiment import Experiment, Settings, registry
 from .files import json_number, json_safe, write_text
 from .metrics import LAYERS, compute
 
@@ -69,10 +69,12 @@ def save_verdict(root: Path, settings: Settings, experiment: str, verdict: Mappi
 
 
 def run_timing(run: TrainingRun) -> dict[str, float | int | None] | None:
-    """First and steady epoch times and time to the exercise's target accuracy (:data:`harness.bench.TARGETS`)."""
+    """First and steady epoch times and time to the exercise's ``target_accuracy`` (``experiments/``)."""
     from . import bench
 
-    found = bench.timing(run.epoch_ends, run.history.get("val_accuracy", []), bench.TARGETS.get(run.experiment))
+    exercise = registry().get(run.experiment)
+    target = exercise.target_accuracy if exercise else None
+    found = bench.timing(run.epoch_ends, run.history.get("val_accuracy", []), target)
     return found.as_dict() if found else None
 
 

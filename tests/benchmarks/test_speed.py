@@ -165,7 +165,7 @@ def test_time_to_accuracy(benchmark, device, name):
 
     def one_run():
         run = training.train(experiment, split, profile, seed=0)
-        timings.append(bench.timing(run.epoch_ends, run.history["val_accuracy"], bench.TARGETS.get(name)))
+        timings.append(bench.timing(run.epoch_ends, run.history["val_accuracy"], experiment.target_accuracy))
 
     benchmark.pedantic(one_run, rounds=TTA_ROUNDS, iterations=1, warmup_rounds=0)
     reached = [t.time_to_target_s for t in timings if t.time_to_target_s is not None]
@@ -175,7 +175,7 @@ def test_time_to_accuracy(benchmark, device, name):
         device,
         fitted,
         profile=profile.name,
-        target_val_accuracy=bench.TARGETS.get(name),
+        target_val_accuracy=experiment.target_accuracy,
         time_to_target_s=[t.time_to_target_s for t in timings],
         time_to_target_median_s=float(np.median(reached)) if reached else None,
         reached=f"{len(reached)} of {len(timings)} rounds",
