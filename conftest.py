@@ -126,7 +126,7 @@ def _check_strength(config: pytest.Config) -> None:
         raise pytest.UsageError("--baseline-seeds must be at least 2: a baseline stores the seed-to-seed spread")
     if config.getoption("fresh_seeds") < 1:
         raise pytest.UsageError("--fresh-seeds must be at least 1")
-    from harness.experiment import registry
+    from experiments import registry
     from harness.guard import fresh_problem
 
     if problem := fresh_problem(config.getoption("fresh_seeds"), None, len(registry())):
@@ -246,7 +246,7 @@ def update_baselines(request: pytest.FixtureRequest) -> int:
 
 def _say_what_k_selected(terminalreporter, keyword: str, exitstatus: int) -> None:
     """A ``-k`` that selects none of the exercises says so, with their names: a typo must not pass silently."""
-    from harness.experiment import registry
+    from experiments import registry
 
     names = ", ".join(registry())
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:

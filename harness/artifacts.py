@@ -13,9 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import plots
+from experiments import registry
+
+from . import bench, plots
 from .environment import fingerprint
-from .experiment import Experiment, Settings, registry
+from .experiment import Experiment, Settings
 from .files import json_number, json_safe, write_text
 from .metrics import LAYERS, compute
 
@@ -70,7 +72,6 @@ def save_verdict(root: Path, settings: Settings, experiment: str, verdict: Mappi
 
 def run_timing(run: TrainingRun) -> dict[str, float | int | None] | None:
     """First and steady epoch times and time to the exercise's ``target_accuracy`` (``experiments/``)."""
-    from . import bench
 
     exercise = registry().get(run.experiment)
     target = exercise.target_accuracy if exercise else None
@@ -81,7 +82,6 @@ def run_timing(run: TrainingRun) -> dict[str, float | int | None] | None:
 def save_session(root: Path, settings: Settings, baselines_dir: Path | None = None) -> Path:
     """``session.json``: what the report says about the run (settings, device, versions, the baselines it
     was judged against, so that a redrawn report judges it the same way)."""
-    from . import bench
 
     path = Path(root) / settings.label / "session.json"
     profile = settings.profile

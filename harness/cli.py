@@ -15,13 +15,21 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import folders
-from .baseline import seed_span
-from .errors import HarnessError
-from .experiment import PROFILES
-from .files import json_number, write_text
-from .guard import FRESH_SEEDS
-from .metrics import LAYERS
+import numpy as np
+
+from experiments import registry
+
+from . import baseline, bench, dataset, equivalence, folders, records
+from .backend import BACKENDS, DEFAULT, use
+from .baseline import DATA, DEFAULT_BASELINES, seed_span
+from .checks import check_behaviour
+from .environment import check_training_settings, lock_drift
+from .equivalence import detectable_shift
+from .errors import BaselineError, HarnessError
+from .experiment import PROFILES, Settings, profile, select
+from .files import json_number, read_json, write_text
+from .guard import FRESH_SEEDS, strength_problem, weakness
+from .metrics import LAYERS, compute
 from .progress import Progress
 from .tables import aligned, markdown_table
 
@@ -182,7 +190,6 @@ def _many_seeds(parser: argparse.ArgumentParser, seeds_help: str) -> None:
 
 def _backend_option(parser: argparse.ArgumentParser) -> None:
     """``--backend``: applied by :func:`harness.backend.use` before anything imports Keras."""
-    from .backend import BACKENDS, DEFAULT
 
     parser.add_argument(
         "--backend",
@@ -194,7 +201,6 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     """Redraw one run's report from its own files, judged against the baselines that run was judged against."""
-    from .files import read_json
 
     found = folders.runs(args.artifacts_dir)
     if not found:
@@ -221,8 +227,8 @@ def _report(args: argparse.Namespace) -> int:
     baselines = session.get("baselines_dir")
     if not baselines or not Path(baselines).is_dir():
         raise HarnessError(f"{folder}: the baselines this run was judged against ({baselines}) are gone")
-    from . import report
-    from .experiment import registry
+
+    from . import report  # matplotlib: only where a report is drawn
 
     for path in report.write(folder, registry(), Path(baselines), folder.name):
         print(f"report: {path}")
@@ -249,10 +255,6 @@ def seed_list(text: str) -> list[int]:
 
 
 def _seeds_train(args: argparse.Namespace) -> int:
-    from . import baseline, dataset
-    from .backend import use
-    from .environment import check_training_settings
-    from .experiment import Settings, profile, registry, select
 
     settings = Settings(
         dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
@@ -262,15 +264,14 @@ def _seeds_train(args: argparse.Namespace) -> int:
     chosen = select(experiments, args.exercises or experiments)
     if args.chunk is not None and args.chunk < 1:
         raise HarnessError(f"--chunk must be at least 1, got {args.chunk}")
-    from .guard import strength_problem
 
     if not args.shard and (problem := strength_problem(len(args.seeds), n_exercises=len(experiments))):
         raise HarnessError(f"{problem}; pass --shard to write part of a baseline and merge it later")
     folders.ensure_writable(args.out / settings.label, "output directory", "--out")
     dataset.load(settings.dataset)
 
-    from .session import Session
-    from .side_by_side import DEFAULT_CHUNK
+    from .session import Session  # imports Keras: only after --backend is applied
+    from .side_by_side import DEFAULT_CHUNK  # imports Keras: only after --backend is applied
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(
@@ -302,10 +303,6 @@ def describe(stored) -> str:
 
 def _seeds_study(args: argparse.Namespace) -> int:
     """Exit 0 when every expectation held for every seed, 1 otherwise."""
-    from . import dataset
-    from .backend import use
-    from .environment import check_training_settings
-    from .experiment import Settings, profile, registry, select
 
     settings = Settings(
         dataset=args.dataset, profile=profile(args.profile), seed=args.seeds[0], backend=use(args.backend)
@@ -317,10 +314,8 @@ def _seeds_study(args: argparse.Namespace) -> int:
         folders.ensure_writable(args.plots, "plots directory", "--plots")
     dataset.load(settings.dataset)
 
-    from .checks import check_behaviour
-    from .metrics import compute
-    from .session import Session
-    from .side_by_side import stackable
+    from .session import Session  # imports Keras: only after --backend is applied
+    from .side_by_side import stackable  # imports Keras: only after --backend is applied
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(settings, artifacts_dir=None, experiments=experiments, on_epoch=progress.epoch)
@@ -357,7 +352,7 @@ def _seeds_study(args: argparse.Namespace) -> int:
 
 def _draw_study(root: Path, settings, experiments: Mapping, runs: Mapping[str, Mapping[int, object]]) -> None:
     """Each seed's plots and comparison figures, laid out as a run's, whatever the seed did."""
-    from .artifacts import plan_comparisons, save_comparisons, save_run
+    from .artifacts import plan_comparisons, save_comparisons, save_run  # matplotlib: only where figures are drawn
 
     plans = plan_comparisons(experiments)
     seeds = next(iter(runs.values())).keys()
@@ -377,7 +372,6 @@ def _effect(expectation, metrics: Mapping[str, float], reference: Mapping[str, f
     base = reference[expectation.metric]
     if expectation.times == 1:
         return observed - base
-    import numpy as np
 
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.float64(observed) / np.float64(base))
@@ -391,8 +385,6 @@ def _effect_name(expectation) -> str:
 
 
 def _seeds_merge(args: argparse.Namespace) -> int:
-    from . import baseline
-    from .errors import BaselineError
 
     files: dict[Path, dict[Path, Path]] = {}
     for shard in args.shards:
@@ -415,7 +407,6 @@ def _seeds_merge(args: argparse.Namespace) -> int:
             merged[relative] = _same_data(parts)
         else:
             merged[relative] = baseline.merge(parts)
-    from .guard import weakness
 
     for relative, stored in merged.items():
         if relative.stem != baseline.DATA and not args.weak_baseline and (weak := weakness(stored.per_seed())):
@@ -430,7 +421,6 @@ def _seeds_merge(args: argparse.Namespace) -> int:
 
 def _same_data(parts):
     """Shards must have trained on the same data: their ``_data.json`` moments agree exactly."""
-    from .errors import BaselineError
 
     (first_path, first), *rest = parts
     for path, part in rest:
@@ -443,12 +433,9 @@ def _same_data(parts):
 
 def _seeds_compare(args: argparse.Namespace) -> int:
     """Exit 0 when no test rejects at the family-wise level, 1 when the two sets differ."""
-    from . import baseline, equivalence
-    from .errors import BaselineError
 
     if not 0 < args.alpha < 1:
         raise HarnessError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    from .experiment import registry
 
     a, b = _label_folder(args.a), _label_folder(args.b)
     both = {p.stem for p in a.glob("*.json")} & {p.stem for p in b.glob("*.json")} - {baseline.DATA}
@@ -468,7 +455,6 @@ def _seeds_compare(args: argparse.Namespace) -> int:
 
 def _label_folder(folder: Path) -> Path:
     """A ``<dataset>-<profile>`` folder as given, or the one such folder inside a baselines root or shard."""
-    from .baseline import DATA
 
     if any(folder.glob("*.json")):
         return folder
@@ -482,7 +468,6 @@ def _label_folder(folder: Path) -> Path:
 
 def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
     """Per exercise: seeds, tests, the smallest p, the largest |standardized mean difference|, what differs."""
-    from .equivalence import detectable_shift
 
     rows = [("exercise", "seeds A / B", "tests", "smallest p", "largest SMD (abs)", "differs (Holm)")]
     for exercise in dict.fromkeys(t.exercise for t in tests):
@@ -515,7 +500,6 @@ def render_equivalence(tests, alpha: float, markdown: bool = False) -> str:
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
-    from . import bench
 
     if args.fail_above is not None:
         limit = bench.threshold(args.fail_above)
@@ -538,7 +522,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
 
 
 def _bench_runs(args: argparse.Namespace) -> int:
-    from . import matrix
+    from . import matrix  # matplotlib (through the report): only for bench runs
 
     paths = [run_folder(text, args.artifacts_dir) for text in args.folders]
     print(matrix.render([matrix.load(folder) for folder in paths], markdown=args.markdown))
@@ -557,13 +541,11 @@ def run_folder(text: str, artifacts_dir: Path) -> Path:
 
 
 def _baselines_root(args: argparse.Namespace) -> Path:
-    from .baseline import DEFAULT_BASELINES
 
     return args.baselines_dir or DEFAULT_BASELINES
 
 
 def _baselines_list(args: argparse.Namespace) -> int:
-    from . import records
 
     root = _baselines_root(args)
     skipped: list[str] = []
@@ -575,7 +557,6 @@ def _baselines_list(args: argparse.Namespace) -> int:
 
 
 def _baselines_prune(args: argparse.Namespace) -> int:
-    from . import records
 
     root = _baselines_root(args)
     for path in records.prune(root, args.record, args.label):
@@ -584,10 +565,6 @@ def _baselines_prune(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import dataset
-    from .backend import use
-    from .environment import check_training_settings, lock_drift
-    from .experiment import Settings, profile, registry, select
 
     # Every check a user's mistake can fail runs before TensorFlow is imported: errors come at once.
     settings = Settings(dataset=args.dataset, profile=profile(args.profile), seed=args.seed, backend=use(args.backend))
@@ -599,8 +576,8 @@ def _run(args: argparse.Namespace) -> int:
         _check_writable(args.json)
     dataset.load(settings.dataset)
 
-    from .artifacts import run_timing
-    from .session import DEFAULT_BASELINES, Session
+    from .artifacts import run_timing  # matplotlib: after the checks above, so a mistake fails at once
+    from .session import DEFAULT_BASELINES, Session  # imports Keras: only after --backend is applied
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(
@@ -651,7 +628,6 @@ FAILED = 1
 
 def judge(session, name: str) -> dict:
     """Behaviour and baseline verdicts of one exercise, by the same rules as its two tests."""
-    from .errors import BaselineError
 
     outcomes = session.behaviour(name)  # as the test does: computed on every profile, asserted where it holds
     verdict: dict = {"behaviour": "pass" if all(o.passed for o in outcomes) else "fail", "baseline": "pass"}
@@ -676,7 +652,6 @@ def judge(session, name: str) -> dict:
 
 def judge_data(session) -> dict:
     """``test_data_unchanged``'s verdict: the training data against ``_data.json``."""
-    from .errors import BaselineError
 
     try:
         result = session.check_data()

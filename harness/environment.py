@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ConfigError
+from .quiet import tensorflow_noise_filtered
 
 #: Compared on every backend.
 COMMON_KEYS: tuple[str, ...] = (
@@ -181,8 +182,6 @@ def device(backend: str) -> str:
     """
     try:
         if backend == "tensorflow" and "tensorflow" in sys.modules:
-            from .quiet import tensorflow_noise_filtered
-
             tf = sys.modules["tensorflow"]
             with tensorflow_noise_filtered():  # the first device query calls cuInit, which logs its failure
                 gpus = tf.config.list_physical_devices("GPU")

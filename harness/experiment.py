@@ -7,7 +7,6 @@ module only says what a definition may contain and checks it early.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,10 +180,8 @@ def profile(name: str) -> Profile:
         raise ConfigError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)}") from None
 
 
-def registry(experiments: Iterable[Experiment] | None = None) -> dict[str, Experiment]:
-    """Exercises by name, checked: unique names, references that exist. Default: ``experiments.EXERCISES``."""
-    if experiments is None:
-        experiments = importlib.import_module("experiments").EXERCISES
+def by_name(experiments: Iterable[Experiment]) -> dict[str, Experiment]:
+    """Exercises by name, checked: unique names, references that exist (the course's: ``experiments.registry``)."""
     by_name: dict[str, Experiment] = {}
     for exp in experiments:
         if exp.name in by_name:

@@ -12,8 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from experiments import registry
+
+from .baseline import DEFAULT_BASELINES
 from .errors import HarnessError
-from .experiment import registry
 from .files import read_json
 from .report import ExerciseReport, collect
 from .tables import aligned, markdown_table
@@ -57,7 +59,6 @@ def find(folder: Path) -> Path:
 
 def load(folder: Path) -> Run:
     """A run's files, judged against the baselines its session recorded (the verdicts are its own)."""
-    from .baseline import DEFAULT_BASELINES
 
     where = find(Path(folder))
     session = read_json(where / SESSION, HarnessError, "session record")

@@ -15,7 +15,7 @@ class Stream(Protocol):
 
 
 class Progress:
-    """An ``on_epoch`` callback for :class:`~harness.training.Runs`.
+    """An ``on_epoch`` callback for :class:`~harness.run_cache.Runs`.
 
     On a terminal it redraws one line per epoch. Elsewhere (a CI log) it writes a line only
     when ``interval`` seconds have passed since its last one, plus the final epoch of a run

@@ -19,8 +19,9 @@ from . import baseline as baselines
 from .artifacts import VERDICT, plan_comparisons
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, HarnessError
-from .experiment import Experiment
+from .experiment import PROFILES, Experiment
 from .files import read_json, write_text
+from .plots import band
 from .tables import aligned, markdown_table
 
 #: The columns of the summary table (every pinned metric is in each exercise's details).
@@ -150,7 +151,6 @@ def _cell(observed: float, stored: baselines.Baseline | None, metric: str) -> Ce
 
 
 def _asserts_behaviour(run_dir: Path) -> bool:
-    from .experiment import PROFILES
 
     session = _read_json(run_dir / "session.json") if (run_dir / "session.json").exists() else {}
     profile = PROFILES.get(str(session.get("profile", "")).split(" ")[0])
@@ -319,7 +319,6 @@ def _verdict_html(report: ExerciseReport) -> str:
 
 def _band_figure(report: ExerciseReport) -> tuple[Path, str] | None:
     """This run's loss curves drawn over the baseline's per-epoch prediction band, as a file and its caption."""
-    from .plots import band
 
     curves = {}
     for name in baselines.CURVES:

@@ -15,14 +15,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from experiments import registry
+
 from . import artifacts, baseline, environment, exact, folders, guard, initial, numerics, report
 from .backend import DEFAULT as DEFAULT_BACKEND
 from .checks import Outcome, check_behaviour
 from .errors import BaselineError, ConfigError
-from .experiment import Experiment, Settings, registry
+from .experiment import Experiment, Settings
 from .metrics import compute
 from .prepare import moments
-from .training import EpochCallback, Runs, TrainingRun
+from .run_cache import Runs
+from .side_by_side import trainer
+from .training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
 
@@ -304,7 +308,6 @@ class Session:
 
     def train_baseline(self, name: str, seeds: Sequence[int]) -> baseline.Baseline:
         """A baseline of ``name`` from ``seeds`` trained side by side: a whole baseline, or one shard of it."""
-        from .side_by_side import trainer
 
         runs = self.runs.many(name, seeds)
         per_seed = {run.seed: compute(run) for run in runs}

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backend import active
 from .experiment import Experiment, Profile, Variant
 from .metrics import LAYERS
 from .prepare import Split
@@ -66,7 +67,6 @@ STACKED_BACKENDS = ("tensorflow",)
 
 def stackable(variant: Variant) -> bool:
     """Whether ``variant`` trains side by side here (else :func:`train_seeds` trains one ``model.fit`` per seed)."""
-    from .backend import active
 
     return active() in STACKED_BACKENDS and variant.optimizer.lower() in ELEMENTWISE
 

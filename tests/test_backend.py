@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from run_cli import pythonpath
 
+from experiments import registry
 from harness import backend
 from harness.errors import ConfigError
-from harness.experiment import Experiment, Settings, less, more, registry
+from harness.experiment import Experiment, Settings, less, more
 
 ROOT = Path(__file__).resolve().parent.parent
 

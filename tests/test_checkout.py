@@ -97,7 +97,7 @@ def test_a_checkout_that_followed_the_readme_stays_green(tmp_path):
     user = copy_project(tmp_path / "user")
     first = add_exercise(user, readme_exercise())  # the user's step
     second = add_exercise(user, readme_exercise())  # what the test above does in a copy of their checkout
-    code = "from harness.experiment import registry; print(' '.join(registry()))"
+    code = "from experiments import registry; print(' '.join(registry()))"
     done = subprocess.run([sys.executable, "-c", code], cwd=user, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == [first, second] and first != second

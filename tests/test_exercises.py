@@ -9,10 +9,10 @@ from typing import NoReturn
 
 import pytest
 
+from experiments import registry
 from harness.baseline import seed_span
 from harness.checks import failure_report
 from harness.errors import BaselineError, HarnessError
-from harness.experiment import registry
 
 EXERCISES = list(registry().values())
 

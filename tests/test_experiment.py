@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from experiments import registry
 from harness.errors import ConfigError
-from harness.experiment import Experiment, Settings, Variant, less, more, profile, registry, select
+from harness.experiment import Experiment, Settings, Variant, by_name, less, more, profile, select
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ("sgd", "scaled", "l1", "lr_1e-05", "lr_0.1", "adam")
@@ -35,8 +36,8 @@ def test_expectations_read_like_the_exercise():
         (lambda: more("acuracy", than="sgd"), "unknown metric 'acuracy'"),
         (lambda: Variant(learning_rate=0), "learning_rate must be positive"),
         (lambda: Variant(l1=-1), "l1 must be non-negative"),
-        (lambda: registry([Experiment("a"), Experiment("a")]), "two exercises are named 'a'"),
-        (lambda: registry([Experiment("a", expect=(more("accuracy", than="b"),))]), "unknown exercise 'b'"),
+        (lambda: by_name([Experiment("a"), Experiment("a")]), "two exercises are named 'a'"),
+        (lambda: by_name([Experiment("a", expect=(more("accuracy", than="b"),))]), "unknown exercise 'b'"),
         (lambda: profile("fast"), "unknown profile 'fast': choose one of quick, full, smoke"),
         (lambda: Settings(seed=-1), "--seed must be between 0 and 2**32 - 1, got -1"),
         (lambda: select(registry(), ["adma"]), "unknown exercise(s) adma: choose from sgd, scaled"),

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import yaml
 
+from experiments import registry
 from harness import artifacts, baseline, guard, plots, report
-from harness.experiment import PROFILES, Settings, registry
+from harness.experiment import PROFILES, Settings
 from harness.metrics import LAYERS, compute
 
 ROOT = Path(__file__).resolve().parent.parent

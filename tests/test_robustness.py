@@ -166,8 +166,9 @@ def test_every_plot_metric_and_the_report_survive_any_run_outcome(tmp_path):
     """
     from hypothesis import given, settings
 
+    from experiments import registry
     from harness import artifacts, report
-    from harness.experiment import PROFILES, Settings, registry
+    from harness.experiment import PROFILES, Settings
     from harness.metrics import LAYERS, compute
     from harness.side_by_side import widths
     from harness.training import TrainingRun

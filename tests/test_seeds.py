@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from run_cli import harness
 
+from experiments import registry
 from harness import artifacts, baseline, equivalence
 from harness.backend import active
 from harness.errors import BaselineError
-from harness.experiment import Variant, registry
+from harness.experiment import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 

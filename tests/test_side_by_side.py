@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pytest
 
+from experiments import registry
 from harness import dataset, side_by_side
-from harness.experiment import PROFILES, Experiment, Variant, registry
+from harness.experiment import PROFILES, Experiment, Variant
 from harness.metrics import LAYERS
 from harness.prepare import prepare
 from harness.training import compile_model, seed_everything

@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from experiments import registry
 from harness import baseline, guard, ranks
-from harness.experiment import registry
 
 METRICS = ("accuracy", "val_loss", "fc1.std_ratio")
 GRID = np.arange(0.25, 12.01, 0.25)

@@ -13,8 +13,9 @@ import resource
 import pytest
 from test_speed import record
 
+from experiments import registry
 from harness import dataset, side_by_side, training
-from harness.experiment import PROFILES, registry
+from harness.experiment import PROFILES
 from harness.prepare import prepare
 
 QUICK = PROFILES["quick"]

@@ -13,10 +13,11 @@ import keras
 import numpy as np
 import pytest
 
+from experiments import registry
 from harness import bench, training
-from harness.experiment import PROFILES, Profile, Settings, Variant, registry
+from harness.experiment import PROFILES, Profile, Settings, Variant
+from harness.run_cache import Runs
 from harness.session import Session
-from harness.training import Runs
 
 EPOCH = Profile("one-epoch", n_jets=None, epochs=1)
 ROUNDS = 5
