@@ -100,7 +100,7 @@ def save_session(root: Path, settings: Settings, baselines_dir: Path | None = No
 
 
 @dataclass(frozen=True)
-class Comparison:
+class FigurePlan:
     """One comparison figure: which exercises, drawn how."""
 
     filename: str
@@ -116,7 +116,7 @@ class Comparison:
         return f"{self.heading}: {', '.join(names)}" if self.heading else " vs ".join(names)
 
 
-def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
+def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[FigurePlan]:
     """Loss curves of each exercise (or ``figure`` group) with its references; weight overlays
     for each layer an exercise's expectations are about."""
     groups: dict[str | None, list[str]] = {}
@@ -127,19 +127,19 @@ def plan_comparisons(experiments: Mapping[str, Experiment]) -> list[Comparison]:
     plans = []
     for key, names in groups.items():
         if key in experiments:  # an exercise against its references
-            plans.append(Comparison(f"{'_vs_'.join(names)}.png", tuple(names)))
+            plans.append(FigurePlan(f"{'_vs_'.join(names)}.png", tuple(names)))
         else:  # a named figure shared by several exercises
-            plans.append(Comparison(f"{key}.png", tuple(names), heading=key.replace("_", " ")))
+            plans.append(FigurePlan(f"{key}.png", tuple(names), heading=key.replace("_", " ")))
     for exp in experiments.values():
         layers = {e.metric.split(".")[0] for e in exp.expect if e.reference and e.metric.split(".")[0] in LAYERS}
         for layer in sorted(layers):
             names = (*exp.references, exp.name)
-            plans.append(Comparison(f"{'_vs_'.join(names)}_{layer}.png", names, layer))
+            plans.append(FigurePlan(f"{'_vs_'.join(names)}_{layer}.png", names, layer))
     return plans
 
 
 def save_comparisons(
-    plans: Sequence[Comparison], runs: Mapping[str, TrainingRun], root: Path, settings: Settings
+    plans: Sequence[FigurePlan], runs: Mapping[str, TrainingRun], root: Path, settings: Settings
 ) -> list[Path]:
     """Draw each planned comparison of which at least two exercises ran; return the files written."""
     folder = Path(root) / settings.label / "compare"

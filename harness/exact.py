@@ -98,7 +98,7 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ExactVerdict:
     """``applies``: a record of this environment holds this seed; then ``problems`` decides."""
 
     applies: bool
@@ -150,15 +150,15 @@ def check(
     run: RunLike,
     metrics: Mapping[str, float],
     pinned: Sequence[str] = (),
-) -> Verdict:
+) -> ExactVerdict:
     """Compare one run with the exact record of its environment and seed; a difference lists the
     ``pinned`` metrics that moved first, then the others, :data:`SHOWN` lines at most."""
     record, why = find(records, environment, probe, seed)
     if record is None:
-        return Verdict(False, why)
+        return ExactVerdict(False, why)
     recorded_digest, recorded = record.seeds[seed]
     if digest(run) == recorded_digest:
-        return Verdict(True, why)
+        return ExactVerdict(True, why)
     changed = [name for name in recorded if not _same(recorded[name], metrics.get(name, math.nan))]
     first = sorted(changed, key=lambda name: (name not in pinned, name))
     moved = [
@@ -168,7 +168,8 @@ def check(
         moved.append(f"… and {len(changed) - SHOWN} more of the {len(recorded)} recorded metrics")
     if not moved:
         moved = ["every recorded metric is unchanged, but the weights, predictions or history differ in their bits"]
-    return Verdict(True, f"seed {seed} no longer reproduces its exact record (commit {record.commit})", tuple(moved))
+    why = f"seed {seed} no longer reproduces its exact record (commit {record.commit})"
+    return ExactVerdict(True, why, tuple(moved))
 
 
 #: Lines a failed exact check shows: enough to see what moved, short enough to read.
