@@ -577,7 +577,7 @@ def _run(args: argparse.Namespace) -> int:
     dataset.load(settings.dataset)
 
     from .artifacts import run_timing  # matplotlib: after the checks above, so a mistake fails at once
-    from .session import DEFAULT_BASELINES, Session  # imports Keras: only after --backend is applied
+    from .session import Session  # imports Keras: only after --backend is applied
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(
