@@ -161,7 +161,9 @@ def uses_log_scale(metric: str) -> bool:
     return "." in metric
 
 
-#: ``trainer`` of a baseline whose seeds were trained by :mod:`harness.side_by_side` / one ``model.fit`` each.
+#: ``trainer`` of the older baselines, which the statistical tier refuses: seeds of the stacked stand-in that
+#: never called ``model.fit``, or one ``model.fit`` each (a file without the field). Seeds trained today say
+#: :data:`harness.side_by_side.TRAINER`.
 SIDE_BY_SIDE = "side-by-side"
 MODEL_FIT = "model.fit"
 
@@ -177,8 +179,8 @@ class Baseline:
     metrics: dict[str, Reference]
     environment: dict[str, str]
     curves: dict[str, tuple[tuple[float, ...], ...]] = field(default_factory=dict)
-    #: How the seeds were trained: :data:`SIDE_BY_SIDE`, :data:`MODEL_FIT`, or ``None`` (the data baseline).
-    trainer: str | None = MODEL_FIT
+    #: How the seeds were trained (:data:`harness.side_by_side.TRAINER`), or ``None`` (the data baseline).
+    trainer: str | None = None
     #: One exact record per environment it was recorded in (:mod:`harness.exact`).
     exact: tuple[exact_tier.Record, ...] = ()
 
@@ -236,7 +238,7 @@ def from_runs(
     per_seed: Mapping[int, Mapping[str, float]],
     histories: Mapping[int, Mapping[str, Sequence[float]]] | None = None,
     names: Sequence[str] = BASELINE_METRICS,
-    trainer: str | None = MODEL_FIT,
+    trainer: str | None = None,
     exact: Sequence[exact_tier.Record] = (),
 ) -> Baseline:
     """Summarize the metrics ``names`` (and loss curves) of several seeds into a baseline."""
@@ -307,6 +309,14 @@ def seed_span(seeds: Sequence[int]) -> str:
     if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"{seeds[0]}-{seeds[-1]}"
     return ", ".join(map(str, seeds))
+
+
+def fresh_draws(seeds: Sequence[int]) -> str:
+    """The statistical tier's fresh draws in words: the session seed's own run, then the members side by side."""
+    first, *members = [int(s) for s in seeds] or [None]
+    if first is None:
+        return "none"
+    return f"{first}'s own run and {seed_span(members)}" if members else f"{first}'s own run"
 
 
 def path_for(root: Path, label: str, experiment: str) -> Path:

@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="writes DIR/<dataset>-<profile>/<exercise>.json (DIR=baselines updates the repository's)",
     )
-    train.add_argument("--chunk", type=int, default=None, help="members per stacked computation (default 40)")
+    train.add_argument("--chunk", type=int, default=None, help="members per model.fit (default 10)")
     train.add_argument(
         "--shard",
         action="store_true",
@@ -315,7 +315,6 @@ def _seeds_study(args: argparse.Namespace) -> int:
     dataset.load(settings.dataset)
 
     from .session import Session  # imports Keras: only after --backend is applied
-    from .side_by_side import stackable  # imports Keras: only after --backend is applied
 
     progress = Progress(sys.stderr, interval=10.0)
     session = Session(settings, artifacts_dir=None, experiments=experiments, on_epoch=progress.epoch)
@@ -342,7 +341,7 @@ def _seeds_study(args: argparse.Namespace) -> int:
             measured = f"{_effect_name(expectation)} {measured}"
             rows.append((experiment.name, str(expectation), f"{held}/{len(args.seeds)}", measured))
     progress.done()
-    how = "side by side" if all(stackable(e.variant) for e in chosen) else f"one model.fit each on {settings.backend}"
+    how = f"side by side in model.fit on {settings.backend}"
     print(f"== seed study: {settings.label}, seeds {seed_span(args.seeds)} ({len(args.seeds)}), {how}")
     print("\n".join(aligned(rows)), flush=True)
     if args.plots:

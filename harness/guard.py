@@ -4,9 +4,10 @@ Where the exact tier (:mod:`harness.exact`) cannot decide — another TensorFlow
 another processor, another backend — training is unchanged when seeds trained now are
 exchangeable with the seeds the baseline stores. The rule, fixed before looking at data:
 
-1. Train :func:`fresh_seeds`: seeds the baseline does not hold (out of sample), with the
-   baseline's own trainer; ``k`` of them, more when the baseline's seeds often diverge or die,
-   so that about ``k`` fresh seeds train (:data:`TRAINED`: learning or saturated).
+1. Draw fresh seeds: the session seed's own ``model.fit`` run, and members of
+   :mod:`harness.side_by_side` (the baseline's own trainer) for :func:`fresh_seeds` it does not
+   hold; ``k`` in all, more when the baseline's seeds often diverge or die, so that about ``k``
+   fresh seeds train (:data:`TRAINED`: learning or saturated).
 2. Sort every seed into a :data:`STATES` entry: ``diverged`` (its loss went non-finite),
    ``dead`` (train and validation loss at ln 5, uniform guessing over five classes: the ReLUs
    died), ``saturated`` (train and validation loss at least :data:`SATURATED_LOSS`: the softmax

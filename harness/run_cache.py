@@ -2,7 +2,7 @@
 shared between pytest-xdist workers through files; and many seeds at once, side by side.
 
 Apart from :mod:`harness.training` (one ``model.fit``) and :mod:`harness.side_by_side` (many seeds in one
-computation) because it uses both, and neither uses it.
+``model.fit``) because it uses both, and neither uses it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from . import dataset as datasets
 from .experiment import Experiment, Settings
 from .prepare import Split, prepare
 from .quiet import tensorflow_noise_filtered
-from .side_by_side import train_seeds
+from .side_by_side import DEFAULT_CHUNK, train_seeds
 from .training import EpochCallback, TrainingRun, load_run, save_run, train
 
 
@@ -43,8 +43,8 @@ class Runs:
         self.store = Path(store) / settings.label if store else None
         self._runs: dict[tuple[str, int], TrainingRun] = {}
         self._splits: dict[bool, Split] = {}
-        #: Members per stacked computation in :meth:`many`.
-        self.chunk = 40
+        #: Members per ``model.fit`` in :meth:`many`.
+        self.chunk = DEFAULT_CHUNK
 
     def get(self, name: str, seed: int | None = None) -> TrainingRun:
         seed = self.settings.seed if seed is None else seed

@@ -25,7 +25,7 @@ from .experiment import Experiment, Settings
 from .metrics import compute
 from .prepare import moments
 from .run_cache import Runs
-from .side_by_side import trainer
+from .side_by_side import TRAINER
 from .training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
@@ -117,14 +117,15 @@ class Session:
         return baseline.path_for(self.baselines_dir, label, name)
 
     def shared_baselines_note(self, names: Sequence[str]) -> str | None:
-        """One line when some of ``names`` are judged against TensorFlow's baselines from another backend."""
+        """One line when some of ``names`` have no baseline of this backend's own: only the TensorFlow file's
+        exact records can judge them here, as the statistical tier refuses another backend's seeds."""
         shared = [n for n in names if not self.own_baseline_path(n).exists()]
         if self.settings.backend == "tensorflow" or not shared:
             return None
         own = self.own_baseline_path("x").parent
         return (
-            f"{self.settings.backend}: {', '.join(shared)} judged against the TensorFlow baselines in "
-            f"{own.parent / self.settings.label}/ (no {own}/ file of their own)"
+            f"{self.settings.backend}: {', '.join(shared)} read exact records from the TensorFlow baselines in "
+            f"{own.parent / self.settings.label}/, and have no {own}/ seeds for the statistical tier"
         )
 
     def check_baseline(self, name: str) -> BaselineResult:
@@ -165,22 +166,37 @@ class Session:
         return result
 
     def _statistical(self, name: str, stored: baseline.Baseline) -> guard.Verdict:
-        """Train fresh seeds (never baseline seeds) the way the baseline's were, and compare them."""
+        """Fresh draws (never a stored one) trained as the baseline's were, compared with the stored seeds.
+
+        The first draw is the session seed's own ``model.fit`` run: the user's path, judged as one of the
+        tier's draws. The rest are members of :mod:`harness.side_by_side`, the seeds after it that the
+        baseline does not hold; the same ``--seed`` draws the same seeds, so a rerun repeats the verdict.
+        """
+        self._exchangeable(name, stored)
         stored_seeds = stored.per_seed()
         if problem := guard.fresh_problem(self.fresh_seeds, guard.trained(stored_seeds), len(self.experiments)):
             raise ConfigError(problem)  # before the fresh seeds train: they could not change the verdict
         count = guard.fresh_count(stored_seeds, self.fresh_seeds)
-        seeds = guard.fresh_seeds(stored.seeds, self.settings.seed, count)
-        fresh = [compute(run) for run in self._train_like(name, stored, seeds)]
+        members = guard.fresh_seeds(stored.seeds, self.settings.seed + 1, count - 1)
+        fresh = [self.metrics(name)] + [compute(run) for run in self.runs.many(name, members)]
+        seeds = [self.settings.seed, *members]
         verdict = guard.judge(stored_seeds, fresh, seeds, guard.per_test_alpha(len(self.experiments)))
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
         return guard.Verdict(verdict.seeds, verdict.tests, verdict.moved, (*verdict.notes, *([weak] if weak else [])))
 
-    def _train_like(self, name: str, stored: baseline.Baseline, seeds: Sequence[int]) -> list[TrainingRun]:
-        """``seeds`` trained by the baseline's trainer: side by side, or one ``model.fit`` each."""
-        if stored.trainer == baseline.SIDE_BY_SIDE:
-            return self.runs.many(name, seeds)
-        return [self.run(name, seed) for seed in seeds]
+    def _exchangeable(self, name: str, stored: baseline.Baseline) -> None:
+        """Refuse stored seeds that fresh ones are not draws of: another trainer's, or another backend's."""
+        path = self.baseline_path(name)
+        if stored.trainer != TRAINER:
+            raise BaselineError(
+                f"{path}: its seeds were trained by {stored.trainer!r}, not Keras's own model.fit "
+                f"({TRAINER}); re-record them with: {self.update_command(name)}"
+            )
+        if (made_on := stored.environment.get("backend", "tensorflow")) != self.settings.backend:
+            raise BaselineError(
+                f"{path}: its seeds were trained on {made_on}, and {self.settings.backend}'s are not draws of the "
+                f"same distribution; record {self.settings.backend}'s own with: {self.update_command(name)}"
+            )
 
     def stored_baseline(self, name: str) -> baseline.Baseline:
         path = self.baseline_path(name)
@@ -214,12 +230,12 @@ class Session:
         elif not intended:
             judged = self._statistical(name, stored)
             if judged.problems:
-                fresh = baseline.seed_span(judged.seeds)
+                fresh = baseline.fresh_draws(judged.seeds)
                 refused = f"not recorded: fresh seeds ({fresh}) train differently from the baseline"
                 verdict = {**judged.to_json(), "recorded": False}
                 result = BaselineResult(path, [refused, *judged.problems], "statistical", list(judged.notes), verdict)
                 return self._judged(name, result)
-            notes.append(f"fresh seeds ({baseline.seed_span(judged.seeds)}) still train like the baseline")
+            notes.append(f"fresh seeds ({baseline.fresh_draws(judged.seeds)}) still train like the baseline")
         records = exact.replace(stored.exact, new)
         baseline.write(path, dataclasses.replace(stored, exact=records))
         self._wrote(path, [*changed, *notes])
@@ -312,8 +328,7 @@ class Session:
         runs = self.runs.many(name, seeds)
         per_seed = {run.seed: compute(run) for run in runs}
         histories = {run.seed: run.history for run in runs}
-        used = trainer(self.experiments[name].variant)
-        return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=used)
+        return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=TRAINER)
 
     def update_command(self, name: str, exact_only: bool = False) -> str:
         """The command that (re)creates ``name``'s baseline for this session's options, ready to paste.

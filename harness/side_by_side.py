@@ -1,99 +1,72 @@
-"""Stage 4, many seeds at once: K trainings of one exercise as one stacked computation.
+"""Stage 4, many seeds at once: K trainings of one exercise in one Keras ``model.fit``.
 
-The notebook's MLP has 4,256 weights; one ``model.fit`` leaves two CPU cores mostly idle,
-paying per-step overhead. Here K members are K independent trainings of that model, each
-with its own Glorot-uniform initialisation, its own shuffled batch order every epoch and its
-own divergence, computed together: every layer is one batched matmul over a ``(K, in, out)``
-kernel, the loss is the sum of the members' losses (so each member's gradient is exactly its
-own), and the variant's Keras optimizer and regularizer act per weight, as they do alone.
+The statistical tier compares many seeds, so they must come cheap, and they must come from
+the path a user's run takes, or a change in that path goes unseen. Here the members are K
+copies of the user's own model (:func:`harness.training.build_model`: ``Sequential``,
+``Dense`` with Keras's Glorot-uniform and zero initializers, the variant's regularizer), each
+built right after ``keras.utils.set_random_seed`` as a lone run is, inside one functional
+model with K inputs and K outputs. It is compiled as a lone run is (the variant's optimizer,
+categorical cross-entropy and accuracy, :data:`~harness.training.STEPS_PER_EXECUTION`) and
+trained by ``model.fit`` with the notebook's batch size, ``validation_split`` and ``shuffle``:
+Keras's data adapter, loss reduction, metrics, dtype policy and epoch averaging all run.
+Keras sums the outputs' losses and no output reads another member's weights, so each member's
+gradient is exactly its own; every Keras optimizer updates a variable from its own gradient
+and state (only ``global_clipnorm``, which no variant sets, would couple them).
 
-What each member reproduces of ``model.fit``: ``validation_split`` takes the last share of
-the training arrays, unshuffled; each epoch visits the rest in a fresh uniform permutation in
-batches of ``batch_size`` (the last one partial); the epoch's ``loss`` and ``accuracy`` are
-the sample-weighted means over its batches, regularization included; ``val_loss`` and
-``val_accuracy`` are measured on the validation rows after the epoch; a member whose epoch
-loss is not finite stops there (its history and weights are those of that epoch's end).
+Independence. ``fit`` shuffles every input's rows with one permutation σ, which alone would
+give all members the same batches. So each epoch, member ``m`` is handed its training rows
+already permuted by its own generator (π), the validation rows left at the end where
+``validation_split`` takes them: member ``m`` sees π∘σ, uniform and independent of every
+other member and of its own other epochs, whatever σ is; σ is seeded alike in every ``fit``
+of K members, so a seed's numbers do not depend on which others share its chunk. A permutation fixed for all epochs
+would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members. It costs one ``fit`` call per
+epoch (``initial_epoch``); the compiled train step is reused.
 
-It is a different random stream from ``model.fit``'s: member ``seed`` is not the lone run of
-``seed``, but a draw from the same distribution (README, "Seeds side by side", measures that
-over 40 seeds per exercise). Only the TensorFlow backend, and only optimizers that update each
-weight from its own gradient (:data:`ELEMENTWISE`), are stacked; elsewhere :func:`train_seeds`
-trains one seed at a time through :func:`harness.training.train`.
+A member's initial weights come from ``set_random_seed`` of a number mixed from
+:data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
+the session seed's own ``model.fit`` run is then an independent draw of the same process
+(:mod:`harness.session` counts it). What a member logs is what Keras logs for its output
+(:func:`_member_logs`), plus its own regularization penalty (the total ``loss`` holds all): exact for
+``val_loss`` (evaluated at the epoch's end weights, as alone); for the training ``loss`` the
+mean of the penalty at the epoch's start and end stands in for its mean over the epoch's
+batches. Only a regularized variant (``l1``) has one: at its 60th epoch the penalty moves by
+7e-4, so the end alone would be off by 0.026 of the seeds' spread; the midpoint by far less.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
-from .backend import active
+from . import backend
 from .experiment import Experiment, Profile, Variant
 from .metrics import LAYERS
 from .prepare import Split
-from .training import EpochCallback, TrainingRun, build_optimizer, seed_everything, train
+from .training import (
+    STEPS_PER_EXECUTION,
+    EpochCallback,
+    TrainingRun,
+    build_model,
+    build_optimizer,
+    keras,  # as harness.training imported it: after the backend was chosen
+    seed_everything,
+)
 
-#: Mixed into every member's random stream, so side-by-side draws never coincide with another use of the seed.
+#: Mixed into every member's seeds, so a member never starts where the lone run of some seed starts.
 STREAM = 0x5EED5
-#: Members per stacked computation: beyond this a stack's batched matmuls stop getting cheaper per member.
-DEFAULT_CHUNK = 40
-
-#: ``(epoch index, K, n_rows) -> (K, n_rows)`` row order of every member for that epoch.
-Orders = Callable[[int, int, int], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Draws:
-    """What the seeds decide: each member's initial kernels and its batch order every epoch."""
-
-    kernels: dict[str, np.ndarray]  # layer -> (K, in, out) float32
-    orders: Orders
+#: Members per ``fit``. Batching buys amortised per-step overhead, not arithmetic, and a larger step
+#: costs more to compile: on JAX a seed cost 1.7× as much at K = 40 as at K = 10 (docs/measurements.md).
+DEFAULT_CHUNK = 10
+#: What :data:`harness.baseline.Baseline.trainer` says of seeds trained here, whatever the variant and backend.
+TRAINER = "keras-replicas"
 
 
-#: Keras optimizers whose update of a weight reads that weight's gradient and state alone, so a stacked
-#: ``(K, in, out)`` variable updates each member exactly as it would alone. Others are not stacked: LAMB's
-#: trust ratio and Adafactor's factored second moment take norms over the whole variable, and Muon treats
-#: a 3-D variable differently from a 2-D one.
-ELEMENTWISE = frozenset({"sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion"})
-
-
-#: Backends the stacked computation is written for (TensorFlow ops: ``tf.function``, ``tf.GradientTape``).
-STACKED_BACKENDS = ("tensorflow",)
-
-
-def stackable(variant: Variant) -> bool:
-    """Whether ``variant`` trains side by side here (else :func:`train_seeds` trains one ``model.fit`` per seed)."""
-
-    return active() in STACKED_BACKENDS and variant.optimizer.lower() in ELEMENTWISE
-
-
-def trainer(variant: Variant) -> str:
-    """How :func:`train_seeds` trains ``variant`` here, as baselines record it: side by side or ``model.fit``."""
-    return "side-by-side" if stackable(variant) else "model.fit"
-
-
-def widths(n_features: int, n_classes: int) -> list[tuple[int, int]]:
-    """``(fan_in, fan_out)`` of fc1 … fc4, the notebook's 16 → 64 → 32 → 32 → 5."""
-    return list(itertools.pairwise([n_features, 64, 32, 32, n_classes]))
-
-
-def draws(seeds: Sequence[int], n_features: int, n_classes: int) -> Draws:
-    """Each seed's own generator: Glorot-uniform kernels (±√(6/(fan_in+fan_out))), then one permutation per epoch."""
-    rngs = [np.random.default_rng([STREAM, int(seed)]) for seed in seeds]
-    kernels: dict[str, list[np.ndarray]] = {layer: [] for layer in LAYERS}
-    for rng in rngs:
-        for layer, (fan_in, fan_out) in zip(LAYERS, widths(n_features, n_classes), strict=True):
-            limit = math.sqrt(6.0 / (fan_in + fan_out))
-            kernels[layer].append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
-
-    def orders(epoch: int, k: int, n_rows: int) -> np.ndarray:
-        return np.stack([rng.permutation(n_rows) for rng in rngs]).astype(np.int32)
-
-    return Draws({layer: np.stack(ks) for layer, ks in kernels.items()}, orders)
+def member_seed(seed: int) -> int:
+    """The number ``set_random_seed`` gets for member ``seed``: a 31-bit mix of :data:`STREAM` and ``seed``."""
+    return int(np.random.SeedSequence([STREAM, int(seed)]).generate_state(1)[0] >> 1)
 
 
 def train_seeds(
@@ -104,221 +77,149 @@ def train_seeds(
     on_epoch: EpochCallback | None = None,
     chunk: int = DEFAULT_CHUNK,
 ) -> list[TrainingRun]:
-    """Train ``experiment`` once per seed: side by side in stacks of ``chunk``, or alone where the backend cannot."""
+    """Train ``experiment`` once per seed, ``chunk`` members per ``model.fit``; one run per seed, in order."""
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
-    if not stackable(experiment.variant):
-        return [train(experiment, split, profile, seed, on_epoch) for seed in seeds]
     runs: list[TrainingRun] = []
     for start in range(0, len(seeds), chunk):
-        group = list(seeds[start : start + chunk])
-        # A stack of one takes another matmul kernel than a stack of two or more (the numbers
-        # differ in the last bits, then chaotically): a twin keeps every seed's numbers the same
-        # whichever stack it is trained in.
-        twin = [int(group[0]) + 2**32] if len(group) == 1 else []
-        drawn = draws(group + twin, split.X_train.shape[1], len(split.classes))
-        runs += train_stack(experiment, split, profile, group + twin, drawn, on_epoch)[: len(group)]
+        runs += train_replicas(experiment, split, profile, [int(s) for s in seeds[start : start + chunk]], on_epoch)
     return runs
 
 
-def train_stack(
+def train_replicas(
     experiment: Experiment,
     split: Split,
     profile: Profile,
     seeds: Sequence[int],
-    drawn: Draws,
     on_epoch: EpochCallback | None = None,
+    orders: Sequence[Sequence[np.ndarray]] | None = None,
 ) -> list[TrainingRun]:
-    """Train ``len(seeds)`` members from the given initial kernels and batch orders; one run each."""
-    seed_everything(int(seeds[0]))
-    n_rows = math.floor(len(split.X_train) * (1.0 - profile.validation_split))
-    stack = _Stack(experiment.variant, drawn.kernels, split, n_rows, profile.batch_size)
-    k = len(seeds)
-    history: dict[str, list[list[float]]] = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    diverged: list[int | None] = [None] * k
+    """One ``model.fit`` per epoch of ``len(seeds)`` members; ``orders[epoch][member]`` overrides their π."""
+    n_rows = math.floor(len(split.X_train) * (1.0 - profile.validation_split))  # where validation_split cuts
+    members = [_member(experiment.variant, split, seed, i) for i, seed in enumerate(seeds)]
+    model = _joined(experiment.variant, split, members)
+    initial = [_kernels(m) for m in members]
+    rngs = [np.random.default_rng([STREAM, seed]) for seed in seeds]
+    seed_everything(STREAM)  # fit's own shuffle σ: the same in every chunk, so no seed's numbers depend on its chunk
+    history: list[dict[str, list[float]]] = [{} for _ in seeds]
+    penalties = [_penalty(m) for m in members]
+    diverged: list[int | None] = [None] * len(seeds)
     frozen: dict[int, list[np.ndarray]] = {}
+    steps = _Steps()
     start = time.perf_counter()
     for epoch in range(profile.epochs):
-        logs = stack.epoch(drawn.orders(epoch, k, n_rows))
-        for key, values in logs.items():
-            history[key].append(values)
-        for member in range(k):
-            if diverged[member] is None and not math.isfinite(logs["loss"][member]):
-                diverged[member] = epoch + 1
-                frozen[member] = stack.member_state(member)
+        perms = orders[epoch] if orders is not None else [rng.permutation(n_rows) for rng in rngs]
+        xs, ys = zip(*(_handed(split, n_rows, perm) for perm in perms), strict=True)
+        logs = model.fit(
+            list(xs),
+            list(ys),
+            batch_size=profile.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_split=profile.validation_split,
+            shuffle=True,
+            verbose=0,
+            callbacks=[steps],
+        ).history
+        for i, member in enumerate(members):
+            if diverged[i] is not None:
+                continue
+            now = _penalty(member)
+            for key, value in _member_logs(logs, member.name, len(members), (penalties[i] + now) / 2, now).items():
+                history[i].setdefault(key, []).append(value)
+            penalties[i] = now
+            if not math.isfinite(history[i]["loss"][-1]):
+                diverged[i] = epoch + 1
+                frozen[i] = member.get_weights()
         if on_epoch:
-            on_epoch(f"{experiment.name} ×{k}", epoch + 1, profile.epochs, _median_logs(logs, diverged))
+            on_epoch(f"{experiment.name} ×{len(seeds)}", epoch + 1, profile.epochs, _median(history, diverged))
         if all(d is not None for d in diverged):
             break
-    seconds = (time.perf_counter() - start) / k
-    for member, state in frozen.items():
-        stack.restore_member(member, state)
-    y_pred = stack.predict(split.X_test)
-    kernels = stack.kernels()
-    runs = []
-    for member, seed in enumerate(seeds):
-        epochs = diverged[member] or len(history["loss"])
-        runs.append(
-            TrainingRun(
-                experiment=experiment.name,
-                seed=int(seed),
-                history={key: [float(v[member]) for v in values[:epochs]] for key, values in history.items()},
-                initial_kernels={layer: drawn.kernels[layer][member].copy() for layer in LAYERS},
-                kernels={layer: kernels[layer][member].copy() for layer in LAYERS},
-                y_test=split.y_test,
-                y_pred=y_pred[member],
-                classes=split.classes,
-                diverged_epoch=diverged[member],
-                train_seconds=seconds,
-                steps_per_epoch=math.ceil(n_rows / profile.batch_size),
-            )
+    seconds = (time.perf_counter() - start) / len(seeds)
+    for i, weights in frozen.items():
+        members[i].set_weights(weights)
+    predicted = model.predict([split.X_test] * len(members), batch_size=profile.batch_size, verbose=0)
+    predicted = predicted if isinstance(predicted, list | tuple) else [predicted]
+    return [
+        TrainingRun(
+            experiment=experiment.name,
+            seed=seed,
+            history=history[i],
+            initial_kernels=initial[i],
+            kernels=_kernels(members[i]),
+            y_test=split.y_test,
+            y_pred=np.asarray(predicted[i]),
+            classes=split.classes,
+            diverged_epoch=diverged[i],
+            train_seconds=seconds,
+            steps_per_epoch=steps.steps,
         )
-    return runs
+        for i, seed in enumerate(seeds)
+    ]
 
 
-def _median_logs(logs: dict[str, list[float]], diverged: list[int | None]) -> dict[str, float]:
+def _member(variant: Variant, split: Split, seed: int, index: int) -> keras.Model:
+    """The user's model for member ``seed``, initialised as a lone run of :func:`member_seed` would be."""
+    seed_everything(member_seed(seed))
+    return build_model(variant, split.X_train.shape[1], len(split.classes), name=f"member{index}")
+
+
+def _joined(variant: Variant, split: Split, members: Sequence[keras.Model]) -> keras.Model:
+    """The members side by side, compiled as :func:`harness.training.compile_model` compiles one."""
+    inputs = [keras.Input(shape=(split.X_train.shape[1],), name=f"x{i}") for i in range(len(members))]
+    model = keras.Model(inputs, [m(x) for m, x in zip(members, inputs, strict=True)], name="replicas")
+    model.compile(
+        optimizer=build_optimizer(variant),
+        loss=["categorical_crossentropy"] * len(members),
+        metrics=[["accuracy", keras.metrics.CategoricalCrossentropy(name="ce")] for _ in members],
+        steps_per_execution=backend.steps_per_execution(STEPS_PER_EXECUTION),
+    )
+    return model
+
+
+def _handed(split: Split, n_rows: int, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What one member is given to ``fit``: its training rows in order ``perm``, then the validation rows."""
+    order = np.concatenate([np.asarray(perm), np.arange(n_rows, len(split.X_train))])
+    return split.X_train[order], split.y_train[order]
+
+
+def _member_logs(logs: dict[str, list[float]], name: str, k: int, during: float, after: float) -> dict[str, float]:
+    """One member's epoch as a lone ``fit`` logs it: its cross-entropy plus its own penalty (``during`` the
+    epoch for the training loss, ``after`` it for the validation loss), and its accuracy.
+
+    The cross-entropy is Keras's ``CategoricalCrossentropy`` metric of the member's output: a mean over
+    every row, as a lone run's loss tracker weighs its batches. Keras's per-output loss is not: on
+    TensorFlow it weighs a partial last batch as a full one (its weight is a static shape, unknown there).
+    """
+    prefix = "" if k == 1 else f"{name}_"  # one output: Keras logs its metrics unprefixed
+    return {
+        "loss": float(logs[f"{prefix}ce"][-1]) + during,
+        "accuracy": float(logs[f"{prefix}accuracy"][-1]),
+        "val_loss": float(logs[f"val_{prefix}ce"][-1]) + after,
+        "val_accuracy": float(logs[f"val_{prefix}accuracy"][-1]),
+    }
+
+
+def _penalty(member: keras.Model) -> float:
+    """The member's regularization loss at its current weights (0 without a regularizer)."""
+    return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in member.losses))
+
+
+def _median(history: list[dict[str, list[float]]], diverged: list[int | None]) -> dict[str, float]:
     """Progress shows the median over the members still training."""
-    alive = [i for i, d in enumerate(diverged) if d is None] or list(range(len(diverged)))
-    return {key: float(np.median([values[i] for i in alive])) for key, values in logs.items()}
+    alive = [h for h, d in zip(history, diverged, strict=True) if d is None and h] or [h for h in history if h]
+    keys = alive[0].keys() if alive else ()
+    return {key: float(np.median([h[key][-1] for h in alive])) for key in keys}
 
 
-class _Stack:
-    """K copies of the notebook's MLP as stacked variables, trained by one compiled TensorFlow loop."""
+def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
+    return {layer: np.array(keras.ops.convert_to_numpy(model.get_layer(layer).kernel)) for layer in LAYERS}
 
-    def __init__(self, variant: Variant, kernels: dict[str, np.ndarray], split: Split, n_rows: int, batch: int) -> None:
-        import keras
-        import tensorflow as tf
 
-        self.k = next(iter(kernels.values())).shape[0]
-        self.batch = batch
-        self.kernel_vars = [keras.Variable(kernels[layer], name=f"{layer}_kernel") for layer in LAYERS]
-        self.bias_vars = [
-            keras.Variable(np.zeros((self.k, 1, kernels[layer].shape[2]), np.float32), name=f"{layer}_bias")
-            for layer in LAYERS
-        ]
-        self.variables = [v for pair in zip(self.kernel_vars, self.bias_vars, strict=True) for v in pair]
-        self.activation = keras.activations.get(variant.activation)
-        self.regularizer = keras.regularizers.L1(variant.l1) if variant.l1 else None
-        self.loss = keras.losses.get("categorical_crossentropy")
-        self.optimizer = build_optimizer(variant)
-        self.optimizer.build(self.variables)
-        self.X = tf.constant(split.X_train[:n_rows])
-        self.Y = tf.constant(split.y_train[:n_rows])
-        self.X_val = tf.constant(split.X_train[n_rows:])
-        self.Y_val = tf.constant(split.y_train[n_rows:])
-        self._steps = tf.function(self._train_steps)
-        self._evaluate = tf.function(self._evaluate_batch)
-        self._forward = tf.function(self._predict_batch)
+class _Steps(keras.callbacks.Callback):
+    """The optimizer steps ``fit`` ran per epoch, as a lone run's callback sees them."""
 
-    # -- the model ---------------------------------------------------------------------------
-    def _outputs(self, x):
-        import keras
+    steps: int | None = None
 
-        h = x
-        for i, (kernel, bias) in enumerate(zip(self.kernel_vars, self.bias_vars, strict=True)):
-            h = keras.ops.add(keras.ops.matmul(h, kernel), bias)
-            h = self.activation(h) if i < len(LAYERS) - 1 else keras.activations.softmax(h)
-        return h
-
-    def _penalty(self):
-        """Each member's regularization loss, ``(K,)``: what Keras adds to that member's loss."""
-        import keras
-
-        if self.regularizer is None:
-            return keras.ops.zeros((self.k,))
-        kernel = self.kernel_vars[0]
-        return keras.ops.stack([self.regularizer(kernel[m]) for m in range(self.k)])
-
-    def _member_terms(self, x, y):
-        """Per member: mean cross-entropy over the batch, and the number of correct predictions."""
-        import keras
-
-        p = self._outputs(x)
-        y = keras.ops.broadcast_to(y, keras.ops.shape(p))
-        ce = keras.ops.mean(self.loss(y, p), axis=1)
-        hits = keras.ops.sum(
-            keras.ops.cast(keras.ops.argmax(p, axis=-1) == keras.ops.argmax(y, axis=-1), "float32"), axis=1
-        )
-        return ce, hits
-
-    # -- training ----------------------------------------------------------------------------
-    def _train_steps(self, index):
-        """One optimizer step per ``index[s]`` (``(K, B)`` rows of each member); sums for the epoch means."""
-        import tensorflow as tf
-
-        loss_sum = tf.zeros((self.k,))
-        hit_sum = tf.zeros((self.k,))
-        for s in tf.range(tf.shape(index)[0]):
-            rows = index[s]
-            x = tf.gather(self.X, rows)
-            y = tf.gather(self.Y, rows)
-            with tf.GradientTape() as tape:
-                ce, hits = self._member_terms(x, y)
-                losses = ce + self._penalty()
-                total = tf.reduce_sum(losses)
-            grads = tape.gradient(total, self.variables)
-            self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
-            size = tf.cast(tf.shape(rows)[1], tf.float32)
-            loss_sum += losses * size
-            hit_sum += hits
-        return loss_sum, hit_sum
-
-    def epoch(self, order: np.ndarray) -> dict[str, list[float]]:
-        """Train one epoch over ``order`` (``(K, n_rows)``), then validate; per-member logs."""
-        n_rows = order.shape[1]
-        full = n_rows // self.batch * self.batch
-        loss_sum = np.zeros(self.k)
-        hit_sum = np.zeros(self.k)
-        if full:
-            index = order[:, :full].reshape(self.k, -1, self.batch).transpose(1, 0, 2)
-            ls, hs = self._steps(np.ascontiguousarray(index))
-            loss_sum += ls.numpy()
-            hit_sum += hs.numpy()
-        if full < n_rows:
-            ls, hs = self._steps(np.ascontiguousarray(order[None, :, full:]))
-            loss_sum += ls.numpy()
-            hit_sum += hs.numpy()
-        val_loss, val_accuracy = self._validate()
-        return {
-            "loss": list(loss_sum / n_rows),
-            "accuracy": list(hit_sum / n_rows),
-            "val_loss": list(val_loss),
-            "val_accuracy": list(val_accuracy),
-        }
-
-    # -- evaluation --------------------------------------------------------------------------
-    def _evaluate_batch(self, x, y):
-        ce, hits = self._member_terms(x[None], y[None])
-        return ce + self._penalty(), hits
-
-    def _validate(self) -> tuple[np.ndarray, np.ndarray]:
-        n = int(self.X_val.shape[0])
-        loss_sum = np.zeros(self.k)
-        hit_sum = np.zeros(self.k)
-        for start in range(0, n, self.batch):
-            x, y = self.X_val[start : start + self.batch], self.Y_val[start : start + self.batch]
-            losses, hits = self._evaluate(x, y)
-            loss_sum += losses.numpy() * int(x.shape[0])
-            hit_sum += hits.numpy()
-        return loss_sum / max(n, 1), hit_sum / max(n, 1)
-
-    def _predict_batch(self, x):
-        return self._outputs(x[None])
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """``(K, n, classes)`` softmax outputs of every member."""
-        parts = [self._forward(X[i : i + self.batch]).numpy() for i in range(0, len(X), self.batch)]
-        return np.concatenate(parts, axis=1) if parts else np.zeros((self.k, 0, 0), np.float32)
-
-    # -- members -----------------------------------------------------------------------------
-    def kernels(self) -> dict[str, np.ndarray]:
-        return {layer: np.array(v.numpy()) for layer, v in zip(LAYERS, self.kernel_vars, strict=True)}
-
-    def member_state(self, member: int) -> list[np.ndarray]:
-        return [np.array(v.numpy()[member]) for v in self.variables]
-
-    def restore_member(self, member: int, state: list[np.ndarray]) -> None:
-        for variable, value in zip(self.variables, state, strict=True):
-            full = variable.numpy()
-            full[member] = value
-            variable.assign(full)
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.steps = self.params.get("steps")

@@ -194,7 +194,7 @@ def test_another_backend_trains_without_tensorflow(tmp_path, name):
     )
     assert done.returncode == 0, done.stderr
     stored = json.loads((tmp_path / "b" / f"surrogate-smoke-{name}" / "sgd.json").read_text())  # its own folder
-    assert stored["trainer"] == "model.fit"
+    assert stored["trainer"] == "keras-replicas"
     assert stored["environment"]["backend"] == name
 
 
@@ -208,8 +208,8 @@ def test_a_backend_is_judged_against_its_own_baselines_where_it_has_them(tmp_pat
     session = Session(Settings(backend="jax"), artifacts_dir=None, baselines_dir=tmp_path)
     assert session.baseline_path("lr_0.1") == resolve(tmp_path, "surrogate-quick", "lr_0.1", "jax") == shared
     assert session.shared_baselines_note(["lr_0.1"]) == (
-        f"jax: lr_0.1 judged against the TensorFlow baselines in {tmp_path}/surrogate-quick/ "
-        f"(no {tmp_path}/surrogate-quick-jax/ file of their own)"
+        f"jax: lr_0.1 read exact records from the TensorFlow baselines in {tmp_path}/surrogate-quick/, "
+        f"and have no {tmp_path}/surrogate-quick-jax/ seeds for the statistical tier"
     )
     own = tmp_path / "surrogate-quick-jax" / "lr_0.1.json"
     assert session.own_baseline_path("lr_0.1") == own, "an update on JAX never overwrites TensorFlow's file"

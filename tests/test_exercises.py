@@ -10,7 +10,7 @@ from typing import NoReturn
 import pytest
 
 from experiments import registry
-from harness.baseline import seed_span
+from harness.baseline import fresh_draws
 from harness.checks import failure_report
 from harness.errors import BaselineError, HarnessError
 
@@ -85,7 +85,7 @@ def test_baseline(experiment, harness_session, update_baselines, request):
                 f"the baseline; --intended overrides), or {fix}"
             )
         else:
-            fresh = seed_span(result.verdict.get("seeds", []))
+            fresh = fresh_draws(result.verdict.get("seeds", []))
             header = f"{experiment.name}: fresh seeds ({fresh}) train differently from the baseline {result.path}:"
             fix = f"If the change is intended, {fix}"
         fail(header, [*result.problems, *result.notes], fix)

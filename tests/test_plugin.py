@@ -42,8 +42,7 @@ def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pyte
 def test_missing_then_update_then_pass_then_drift(project):
     from harness.backend import DEFAULT, active
     from harness.baseline import own_label
-    from harness.experiment import Variant
-    from harness.side_by_side import trainer
+    from harness.side_by_side import TRAINER
 
     shared_file = project.path / "baselines" / "surrogate-smoke" / "sgd.json"
     baseline_file = project.path / "baselines" / own_label("surrogate-smoke", active()) / "sgd.json"  # written
@@ -58,7 +57,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     pasted = project.runpytest(*shlex.split(update)[1:], "-p", "no:cacheprovider")
     pasted.assert_outcomes(passed=2, skipped=1)
     stored = json.loads(baseline_file.read_text())
-    assert stored["seeds"] == list(range(40)) and stored["trainer"] == trainer(Variant())
+    assert stored["seeds"] == list(range(40)) and stored["trainer"] == TRAINER
 
     run(project).assert_outcomes(passed=1)  # this environment's exact record of seed 0 decides
 
@@ -90,7 +89,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
-            f"*sgd: fresh seeds (40-49) train differently from the baseline {baseline_file}:*",
+            f"*sgd: fresh seeds (0's own run and 40-48) train differently from the baseline {baseline_file}:*",
             "*accuracy (*seeds): fresh median * vs stored median 0.99* (p = *, flagged at ≤ *",
             f"*If the change is intended, create or update it with: {update}",
         ]
@@ -106,7 +105,8 @@ def test_missing_then_update_then_pass_then_drift(project):
     refused.assert_outcomes(failed=1, passed=1, skipped=1)
     refused.stdout.fnmatch_lines(
         [
-            f"*sgd: not recorded: fresh seeds (40-49) train differently from the baseline {baseline_file}:*",
+            f"*sgd: not recorded: fresh seeds (0's own run and 40-48) train differently from the baseline"
+            f" {baseline_file}:*",
             "*accuracy (*seeds): fresh median * vs stored median 0.99*",
             "*If the change is intended, add --intended to record it anyway, or create or update it with:*",
         ]

@@ -15,7 +15,6 @@ from experiments import registry
 from harness import artifacts, baseline, equivalence
 from harness.backend import active
 from harness.errors import BaselineError
-from harness.experiment import Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +29,7 @@ def sample(seeds, rng, shift: float = 0.0, diverged: int = 0, epochs: int = 8) -
             values.update({n: math.nan for n in baseline.BASELINE_METRICS if n not in ("steps_per_epoch", "epochs")})
         per_seed[seed] = values
         curves[seed] = {"loss": list(rng.normal(shift, 1.0, epochs)), "val_loss": list(rng.normal(0, 1.0, epochs))}
-    return baseline.from_runs("sgd", "surrogate-quick", per_seed, curves, trainer=baseline.SIDE_BY_SIDE)
+    return baseline.from_runs("sgd", "surrogate-quick", per_seed, curves, trainer="keras-replicas")
 
 
 # -- the two-sample rule -----------------------------------------------------------------------
@@ -78,7 +77,7 @@ def test_shards_merge_into_one_baseline_in_seed_order():
         *a.metrics["accuracy"].values,
         b.metrics["accuracy"].values[2],
     )
-    assert merged.curves["loss"][2] == a.curves["loss"][0] and merged.trainer == baseline.SIDE_BY_SIDE
+    assert merged.curves["loss"][2] == a.curves["loss"][0] and merged.trainer == "keras-replicas"
 
 
 @pytest.mark.parametrize(
@@ -87,7 +86,7 @@ def test_shards_merge_into_one_baseline_in_seed_order():
         ({"seeds": (1, 9)}, "both hold seed 1"),
         ({"label": "surrogate-full"}, "label 'surrogate-full' vs 'surrogate-quick'"),
         ({"experiment": "adam"}, "experiment 'adam' vs 'sgd'"),
-        ({"trainer": baseline.MODEL_FIT}, "trainer 'model.fit' vs 'side-by-side'"),
+        ({"trainer": baseline.MODEL_FIT}, "trainer 'model.fit' vs 'keras-replicas'"),
         ({"backend_version": "2.99"}, "trained in another environment (backend_version: 2.99 vs"),
         ({"isa": "no-such-isa"}, "trained in another environment (isa: no-such-isa vs"),
     ],
@@ -122,7 +121,7 @@ def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tm
     assert (
         "pass --shard to write part of a baseline" in refused.stderr and not (tmp_path / "x/surrogate-smoke").exists()
     )
-    from harness.side_by_side import trainer
+    from harness.side_by_side import TRAINER
 
     label = baseline.own_label("surrogate-smoke", active())  # another backend's seeds go to its own folder
     for seeds, out, count in (("0-1", "a", 2), ("2,3", "b", 2), ("0-3", "whole", 4)):
@@ -136,7 +135,7 @@ def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tm
     assert merged.returncode == 0, merged.stderr
     doc = json.loads((tmp_path / f"base/{label}/sgd.json").read_text())
     shards = [json.loads((tmp_path / f"{s}/{label}/sgd.json").read_text()) for s in "ab"]
-    assert doc["seeds"] == [0, 1, 2, 3] and doc["trainer"] == trainer(Variant())
+    assert doc["seeds"] == [0, 1, 2, 3] and doc["trainer"] == TRAINER
     for metric, entry in doc["metrics"].items():
         assert entry["values"] == shards[0]["metrics"][metric]["values"] + shards[1]["metrics"][metric]["values"]
     assert (tmp_path / "base/surrogate-smoke/_data.json").exists()
@@ -176,12 +175,10 @@ def test_seed_command_mistakes_are_one_line(tmp_path, args, message):
 
 @pytest.mark.training
 def test_a_seed_study_trains_the_references_side_by_side_and_counts_who_held(tmp_path):
-    from harness.side_by_side import stackable
-
     done = harness("seeds", "study", "l1", "lr_0.1", "--seeds", "0-2", "--profile", "smoke", cwd=tmp_path)
     assert done.returncode in (0, 1), done.stderr  # smoke: the behaviour need not hold
     lines = done.stdout.splitlines()
-    how = "side by side" if stackable(Variant()) else f"one model.fit each on {active()}"
+    how = f"side by side in model.fit on {active()}"
     assert lines[0] == f"== seed study: surrogate-smoke, seeds 0-2 (3), {how}"
     assert lines[1].split() == ["exercise", "expectation", "held", "measured", "over", "the", "seeds"]
     rows = [line.split("  ")[0] for line in lines[2:]]
@@ -231,11 +228,27 @@ def test_one_finite_value_a_side_is_too_few_to_test_not_a_difference():
     assert (accuracy.kind, accuracy.p) == ("fewer than 2 finite values a side", 1.0)
 
 
-def test_only_elementwise_optimizers_are_stacked():
-    from harness.side_by_side import STACKED_BACKENDS, stackable, trainer
+@pytest.mark.parametrize("what", ["trainer", "backend"])
+def test_seeds_of_another_trainer_or_backend_are_refused_before_anything_trains(tmp_path, what):
+    """Fresh draws are compared only with stored seeds of the same trainer and backend: exchangeable by construction."""
+    import re
 
-    stacked = active() in STACKED_BACKENDS
-    assert stackable(Variant(optimizer="adam")) == stacked
-    assert trainer(Variant()) == (baseline.SIDE_BY_SIDE if stacked else baseline.MODEL_FIT)
-    for name in ("lamb", "adafactor", "muon"):
-        assert not stackable(Variant(optimizer=name)) and trainer(Variant(optimizer=name)) == baseline.MODEL_FIT
+    from harness.experiment import Settings
+    from harness.session import Session
+
+    session = Session(Settings(), artifacts_dir=None, baselines_dir=tmp_path, tier="statistical")
+    stored = sample(range(40), np.random.default_rng(9))
+    other = "torch" if active() != "torch" else "jax"
+    if what == "trainer":
+        stored = dataclasses.replace(stored, trainer=baseline.SIDE_BY_SIDE)
+        said = "its seeds were trained by 'side-by-side', not Keras's own model.fit (keras-replicas); re-record them"
+    else:
+        stored = dataclasses.replace(stored, environment={**stored.environment, "backend": other})
+        said = f"its seeds were trained on {other}, and {active()}'s are not draws of the same distribution"
+    path = session.own_baseline_path("sgd")
+    path.parent.mkdir(parents=True)
+    baseline.write(path, stored)
+    with pytest.raises(BaselineError, match=re.escape(f"{path}: {said}")) as refused:
+        session.check_baseline("sgd")
+    assert "with: pytest --update-baselines -k sgd" in str(refused.value) and "\n" not in str(refused.value)
+    assert session.runs.completed() == []
