@@ -8,6 +8,7 @@ user's mistake (one ``error:`` line, never a traceback) and 130 when interrupted
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -114,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     merge.add_argument(
         "--weak-baseline", action="store_true", help="write it even where too few seeds train for the guard's power"
+    )
+    merge.add_argument(
+        "--keep-exact",
+        action="store_true",
+        help="keep the exact records of the files written over: the seeds were re-trained, not the training changed "
+        "(else they are dropped, and said so)",
     )
     merge.set_defaults(func=_seeds_merge)
     study = seeds_commands.add_parser(
@@ -413,9 +420,24 @@ def _seeds_merge(args: argparse.Namespace) -> int:
     for label in sorted({relative.parent for relative in merged}):  # the same first complaint every time
         folders.ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
-        baseline.write(args.into / relative, stored)
-        print(f"wrote {args.into / relative}: {describe(stored) if relative.stem != baseline.DATA else 'data moments'}")
+        target = args.into / relative
+        records = _records_over(target) if relative.stem != baseline.DATA else ()
+        if records and args.keep_exact:
+            stored = dataclasses.replace(stored, exact=records)
+        baseline.write(target, stored)
+        print(f"wrote {target}: {describe(stored) if relative.stem != baseline.DATA else 'data moments'}")
+        if records:
+            kept = "kept" if args.keep_exact else "dropped (re-record them with pytest --record-exact, or --keep-exact)"
+            print(f"  its {len(records)} exact record(s) of the file written over: {kept}")
     return 0
+
+
+def _records_over(path: Path) -> tuple:
+    """The exact records of the baseline at ``path``, if one is there and readable."""
+    try:
+        return baseline.load(path).exact if path.exists() else ()
+    except BaselineError:
+        return ()
 
 
 def _same_data(parts):
