@@ -76,16 +76,18 @@ class Runs:
                 log.write(f"{name} {seed} {os.getpid()}\n")
             return run
 
-    def many(self, name: str, seeds: Sequence[int]) -> list[TrainingRun]:
+    def many(self, name: str, seeds: Sequence[int], twin: int | None = None) -> list[TrainingRun]:
         """Train ``name`` once per seed side by side (:mod:`harness.side_by_side`); not cached.
 
         These are other random streams than ``get``'s ``model.fit`` runs: baseline seeds, never
-        the run a test checks.
+        the run a test checks. ``twin``: that run over again, side by side, first.
         """
         experiment = self.experiments[name]
         split = self.split(experiment.variant.scaled)
         with tensorflow_noise_filtered():
-            return train_seeds(experiment, split, self.settings.profile, seeds, self.on_epoch, chunk=self.chunk)
+            return train_seeds(
+                experiment, split, self.settings.profile, seeds, self.on_epoch, chunk=self.chunk, twin=twin
+            )
 
     def split(self, scaled: bool) -> Split:
         if scaled not in self._splits:

@@ -25,7 +25,7 @@ from .experiment import Experiment, Settings
 from .metrics import compute
 from .prepare import moments
 from .run_cache import Runs
-from .side_by_side import TRAINER
+from .side_by_side import TRAINER, twin_differences
 from .training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
@@ -178,11 +178,18 @@ class Session:
             raise ConfigError(problem)  # before the fresh seeds train: they could not change the verdict
         count = guard.fresh_count(stored_seeds, self.fresh_seeds)
         members = guard.fresh_seeds(stored.seeds, self.settings.seed + 1, count - 1)
-        fresh = [self.metrics(name)] + [compute(run) for run in self.runs.many(name, members)]
+        twin, *runs = self.runs.many(name, members, twin=self.settings.seed)
+        fresh = [self.metrics(name)] + [compute(run) for run in runs]
         seeds = [self.settings.seed, *members]
         verdict = guard.judge(stored_seeds, fresh, seeds, guard.per_test_alpha(len(self.experiments)))
+        regularized = bool(self.experiments[name].variant.l1)
+        parted = [
+            f"seed {self.settings.seed} side by side no longer trains as its own model.fit, from the same draws: {what}"
+            for what in twin_differences(twin, self.run(name), regularized)
+        ]
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
-        return guard.Verdict(verdict.seeds, verdict.tests, verdict.moved, (*verdict.notes, *([weak] if weak else [])))
+        notes = (*verdict.notes, *([weak] if weak else []))
+        return guard.Verdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
 
     def _exchangeable(self, name: str, stored: baseline.Baseline) -> None:
         """Refuse stored seeds that fresh ones are not draws of: another trainer's, or another backend's."""

@@ -76,13 +76,21 @@ def train_seeds(
     seeds: Sequence[int],
     on_epoch: EpochCallback | None = None,
     chunk: int = DEFAULT_CHUNK,
+    twin: int | None = None,
 ) -> list[TrainingRun]:
-    """Train ``experiment`` once per seed, ``chunk`` members per ``model.fit``; one run per seed, in order."""
+    """Train ``experiment`` once per seed, ``chunk`` members per ``model.fit``; one run per seed, in order.
+
+    ``twin``: a seed whose lone run (:func:`harness.training.train`) the first ``fit`` trains too, from that
+    run's own draws; its run comes first, and :func:`twin_differences` holds it to the lone run.
+    """
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    if not seeds and twin is None:
+        return []
     runs: list[TrainingRun] = []
-    for start in range(0, len(seeds), chunk):
-        runs += train_replicas(experiment, split, profile, [int(s) for s in seeds[start : start + chunk]], on_epoch)
+    for start in range(0, max(len(seeds), 1), chunk):
+        group = [int(s) for s in seeds[start : start + chunk]]
+        runs += train_replicas(experiment, split, profile, group, on_epoch, twin=twin if start == 0 else None)
     return runs
 
 
@@ -93,14 +101,27 @@ def train_replicas(
     seeds: Sequence[int],
     on_epoch: EpochCallback | None = None,
     orders: Sequence[Sequence[np.ndarray]] | None = None,
+    twin: int | None = None,
 ) -> list[TrainingRun]:
-    """One ``model.fit`` per epoch of ``len(seeds)`` members; ``orders[epoch][member]`` overrides their π."""
+    """One ``model.fit`` per epoch of ``len(seeds)`` members; ``orders[epoch][member]`` overrides their π.
+
+    With a ``twin`` seed, member 0 is that seed's lone run over again: initialised as
+    :func:`harness.training.train` initialises it, handed its rows in ``fit``'s own order, and the
+    ``fit`` shuffled as that run's is. Its run comes first.
+    """
     n_rows = math.floor(len(split.X_train) * (1.0 - profile.validation_split))  # where validation_split cuts
-    members = [_member(experiment.variant, split, seed, i) for i, seed in enumerate(seeds)]
+    members = [_member(experiment.variant, split, seed, i) for i, seed in enumerate(seeds, start=twin is not None)]
+    rngs: list[np.random.Generator | None] = [np.random.default_rng([STREAM, seed]) for seed in seeds]
+    if twin is not None:
+        seed_everything(twin)
+        members.insert(0, build_model(experiment.variant, split.X_train.shape[1], len(split.classes), "member0"))
+        rngs.insert(0, None)  # rows in fit's own order
+        seeds = [twin, *seeds]
     model = _joined(experiment.variant, split, members)
     initial = [_kernels(m) for m in members]
-    rngs = [np.random.default_rng([STREAM, seed]) for seed in seeds]
-    seed_everything(STREAM)  # fit's own shuffle σ: the same in every chunk, so no seed's numbers depend on its chunk
+    # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
+    # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
+    seed_everything(STREAM if twin is None else twin)
     history: list[dict[str, list[float]]] = [{} for _ in seeds]
     penalties = [_penalty(m) for m in members]
     diverged: list[int | None] = [None] * len(seeds)
@@ -108,7 +129,10 @@ def train_replicas(
     steps = _Steps()
     start = time.perf_counter()
     for epoch in range(profile.epochs):
-        perms = orders[epoch] if orders is not None else [rng.permutation(n_rows) for rng in rngs]
+        if orders is not None:
+            perms = orders[epoch]
+        else:
+            perms = [np.arange(n_rows) if rng is None else rng.permutation(n_rows) for rng in rngs]
         xs, ys = zip(*(_handed(split, n_rows, perm) for perm in perms), strict=True)
         logs = model.fit(
             list(xs),
@@ -156,6 +180,41 @@ def train_replicas(
         )
         for i, seed in enumerate(seeds)
     ]
+
+
+def twin_differences(twin: TrainingRun, lone: TrainingRun, regularized: bool) -> list[str]:
+    """Where the twin (trained side by side from the lone run's own draws) and the lone ``model.fit`` run part.
+
+    Measured bit for bit equal on TensorFlow, JAX and PyTorch: weights, predictions, accuracies and the
+    unregularized losses. A regularized member's training loss is logged another way (its penalty at the
+    epoch's midpoint), and its validation loss adds the penalty apart, so those are held to 1e-5 or skipped.
+    """
+    found = []
+    for layer in LAYERS:
+        for what, a, b in (
+            ("initial", twin.initial_kernels, lone.initial_kernels),
+            ("final", twin.kernels, lone.kernels),
+        ):
+            if not np.array_equal(a[layer], b[layer], equal_nan=True):
+                found.append(f"{layer}'s {what} weights (largest difference {_largest(a[layer], b[layer])})")
+    if not np.array_equal(twin.y_pred, lone.y_pred, equal_nan=True):
+        found.append(f"the test predictions (largest difference {_largest(twin.y_pred, lone.y_pred)})")
+    for key in ("accuracy", "val_accuracy", "loss", "val_loss"):
+        a, b = np.asarray(twin.history.get(key, [])), np.asarray(lone.history.get(key, []))
+        if a.shape != b.shape:
+            found.append(f"{key}: {len(a)} epochs against {len(b)}")
+        elif key in ("accuracy", "val_accuracy") or not regularized:
+            if not np.array_equal(a, b, equal_nan=True):
+                found.append(f"the {key} curve (largest difference {_largest(a, b)})")
+        elif key == "val_loss" and not np.allclose(a, b, rtol=1e-5, equal_nan=True):
+            found.append(f"the {key} curve (largest difference {_largest(a, b)})")
+    return found
+
+
+def _largest(a: np.ndarray, b: np.ndarray) -> str:
+    with np.errstate(invalid="ignore"):
+        d = np.abs(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64))
+    return f"{np.nanmax(d):.3g}" if np.any(np.isfinite(d)) else "non-finite"
 
 
 def _member(variant: Variant, split: Split, seed: int, index: int) -> keras.Model:

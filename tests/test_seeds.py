@@ -252,3 +252,26 @@ def test_seeds_of_another_trainer_or_backend_are_refused_before_anything_trains(
         session.check_baseline("sgd")
     assert "with: pytest --update-baselines -k sgd" in str(refused.value) and "\n" not in str(refused.value)
     assert session.runs.completed() == []
+
+
+@pytest.mark.training
+def test_a_twin_that_parts_from_its_lone_run_fails_the_statistical_tier(tmp_path, monkeypatch):
+    """The session seed trained side by side must be its own model.fit again; when not, the verdict says so."""
+    from harness import session as session_module
+    from harness.experiment import PROFILES, Settings
+    from harness.session import Session
+
+    session = Session(
+        Settings(profile=PROFILES["smoke"]), artifacts_dir=None, baselines_dir=tmp_path, tier="statistical"
+    )
+    stored = sample(range(100, 140), np.random.default_rng(10))
+    path = session.own_baseline_path("sgd")
+    path.parent.mkdir(parents=True)
+    baseline.write(path, stored)
+    seen = []
+    monkeypatch.setattr(
+        session_module, "twin_differences", lambda twin, lone, regularized: seen.append(twin.seed) or ["x"]
+    )
+    result = session.check_baseline("sgd")
+    assert seen == [0]
+    assert "seed 0 side by side no longer trains as its own model.fit, from the same draws: x" in result.problems

@@ -88,6 +88,18 @@ def test_a_member_is_model_fit_given_its_draws(experiment: Experiment, data):
     np.testing.assert_allclose(run.y_pred, y_pred, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
+def test_the_twin_is_the_lone_run_bit_for_bit_and_another_run_is_not(experiment: Experiment, data):
+    """What every statistical-tier run checks of its session seed: fit side by side computes what fit alone does."""
+    split = prepare(data, scaled=experiment.variant.scaled)
+    regularized = bool(experiment.variant.l1)
+    twin, *members = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2], twin=5)
+    assert [twin.seed, *(m.seed for m in members)] == [5, 1, 2]
+    assert side_by_side.twin_differences(twin, train(experiment, split, SMOKE, 5), regularized) == []
+    other = side_by_side.twin_differences(twin, train(experiment, split, SMOKE, 6), regularized)
+    assert other[0].startswith("fc1's initial weights (largest difference ") and len(other) > 4
+
+
 def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data):
     experiment = registry()["adam"]
     split = prepare(data)
