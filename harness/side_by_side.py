@@ -25,7 +25,11 @@ epoch (``initial_epoch``); the compiled train step is reused.
 A member's initial weights come from ``set_random_seed`` of a number mixed from
 :data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
 the session seed's own ``model.fit`` run is then an independent draw of the same process
-(:mod:`harness.session` counts it). What a member logs is what Keras logs for its output
+(:mod:`harness.session` counts it). A ``twin`` is the exception: that lone run over again, from its
+own draws, trained beside the members so that every statistical-tier run checks, bit for bit,
+that ``fit`` side by side still computes what ``fit`` alone does (:func:`twin_differences`).
+
+What a member logs is what Keras logs for its output
 (:func:`_member_logs`), plus its own regularization penalty (the total ``loss`` holds all): exact for
 ``val_loss`` (evaluated at the epoch's end weights, as alone); for the training ``loss`` the
 mean of the penalty at the epoch's start and end stands in for its mean over the epoch's
