@@ -376,6 +376,15 @@ def _parse(raw: object) -> Baseline:
     return Baseline(str(raw["experiment"]), str(raw["label"]), seeds, metrics, environment, curves, trainer, records)
 
 
+def exact_records(path: Path) -> tuple[exact_tier.Record, ...]:
+    """The exact records of the baseline at ``path``; none where there is no readable baseline (it is
+    about to be written over, so an unreadable one has nothing to keep)."""
+    try:
+        return load(path).exact if path.exists() else ()
+    except BaselineError:
+        return ()
+
+
 def write(path: Path, baseline: Baseline) -> None:
     """Write atomically: an interrupted update leaves the old file intact."""
     write_text(path, json.dumps(baseline.to_json(), indent=2, allow_nan=False) + "\n")

@@ -421,7 +421,7 @@ def _seeds_merge(args: argparse.Namespace) -> int:
         folders.ensure_writable(args.into / label, "baselines directory", "--into")
     for relative, stored in merged.items():  # every check passed before anything is written
         target = args.into / relative
-        records = _records_over(target) if relative.stem != baseline.DATA else ()
+        records = baseline.exact_records(target) if relative.stem != baseline.DATA else ()
         if records and args.keep_exact:
             stored = dataclasses.replace(stored, exact=records)
         baseline.write(target, stored)
@@ -430,14 +430,6 @@ def _seeds_merge(args: argparse.Namespace) -> int:
             kept = "kept" if args.keep_exact else "dropped (re-record them with pytest --record-exact, or --keep-exact)"
             print(f"  its {len(records)} exact record(s) of the file written over: {kept}")
     return 0
-
-
-def _records_over(path: Path) -> tuple:
-    """The exact records of the baseline at ``path``, if one is there and readable."""
-    try:
-        return baseline.load(path).exact if path.exists() else ()
-    except BaselineError:
-        return ()
 
 
 def _same_data(parts):

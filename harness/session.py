@@ -297,10 +297,7 @@ class Session:
         they recorded the training this update replaces (re-record there with ``pytest --record-exact``).
         """
         path = self.own_baseline_path(name)
-        try:
-            old = baseline.load(path).exact if path.exists() else ()
-        except BaselineError:
-            old = ()
+        old = baseline.exact_records(path)
         here = self._exact_record(name)
         dropped = sum(1 for r in old if not r.same_machine(here))
         seeds = range(self.settings.seed, self.settings.seed + n_seeds)

@@ -18,9 +18,9 @@ give all members the same batches. So each epoch, member ``m`` is handed its tra
 already permuted by its own generator (π), the validation rows left at the end where
 ``validation_split`` takes them: member ``m`` sees π∘σ, uniform and independent of every
 other member and of its own other epochs, whatever σ is; σ is seeded alike in every ``fit``
-of K members, so a seed's numbers do not depend on which others share its chunk. A permutation fixed for all epochs
-would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members. It costs one ``fit`` call per
-epoch (``initial_epoch``); the compiled train step is reused.
+of K members, so a seed's numbers do not depend on which others share its chunk. A
+permutation fixed for all epochs would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members.
+It costs one ``fit`` call per epoch (``initial_epoch``); the compiled train step is reused.
 
 A member's initial weights come from ``set_random_seed`` of a number mixed from
 :data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
@@ -56,6 +56,7 @@ from .training import (
     build_model,
     build_optimizer,
     keras,  # as harness.training imported it: after the backend was chosen
+    kernels_of,
     seed_everything,
 )
 
@@ -122,7 +123,7 @@ def train_replicas(
         rngs.insert(0, None)  # rows in fit's own order
         seeds = [twin, *seeds]
     model = _joined(experiment.variant, split, members)
-    initial = [_kernels(m) for m in members]
+    initial = [kernels_of(m) for m in members]
     # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
     # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
     seed_everything(STREAM if twin is None else twin)
@@ -174,7 +175,7 @@ def train_replicas(
             seed=seed,
             history=history[i],
             initial_kernels=initial[i],
-            kernels=_kernels(members[i]),
+            kernels=kernels_of(members[i]),
             y_test=split.y_test,
             y_pred=np.asarray(predicted[i]),
             classes=split.classes,
@@ -273,10 +274,6 @@ def _median(history: list[dict[str, list[float]]], diverged: list[int | None]) -
     alive = [h for h, d in zip(history, diverged, strict=True) if d is None and h] or [h for h in history if h]
     keys = alive[0].keys() if alive else ()
     return {key: float(np.median([h[key][-1] for h in alive])) for key in keys}
-
-
-def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
-    return {layer: np.array(keras.ops.convert_to_numpy(model.get_layer(layer).kernel)) for layer in LAYERS}
 
 
 class _Steps(keras.callbacks.Callback):

@@ -157,7 +157,7 @@ def train(
     """Train one exercise as the notebook's ``run_model`` does and collect what the metrics need."""
     seed_everything(seed)
     model = compile_model(experiment.variant, split.X_train.shape[1], len(split.classes), name=experiment.name)
-    initial = _kernels(model)
+    initial = kernels_of(model)
     monitor = _Monitor(experiment.name, profile.epochs, on_epoch)
     start = time.perf_counter()
     history = fit(model, split, profile, callbacks=[monitor])
@@ -168,7 +168,7 @@ def train(
         seed=seed,
         history=history,
         initial_kernels=initial,
-        kernels=_kernels(model),
+        kernels=kernels_of(model),
         y_test=split.y_test,
         y_pred=np.asarray(y_pred),
         classes=split.classes,
@@ -196,7 +196,8 @@ def fit(
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
 
 
-def _kernels(model: keras.Model) -> dict[str, np.ndarray]:
+def kernels_of(model: keras.Model) -> dict[str, np.ndarray]:
+    """fc1 … fc4's kernels, copied out of the backend."""
     return {name: np.array(model.get_layer(name).kernel.numpy()) for name in LAYERS}
 
 
