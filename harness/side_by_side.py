@@ -190,9 +190,11 @@ def train_replicas(
 def twin_differences(twin: TrainingRun, lone: TrainingRun, regularized: bool) -> list[str]:
     """Where the twin (trained side by side from the lone run's own draws) and the lone ``model.fit`` run part.
 
-    Measured bit for bit equal on TensorFlow, JAX and PyTorch: weights, predictions, accuracies and the
-    unregularized losses. A regularized member's training loss is logged another way (its penalty at the
-    epoch's midpoint), and its validation loss adds the penalty apart, so those are held to 1e-5 or skipped.
+    Weights, predictions and accuracies must be equal bit for bit (measured so on TensorFlow, JAX and
+    PyTorch). A member's losses are another reduction of the same numbers (Keras's cross-entropy metric, a
+    mean over rows, where the lone run's loss tracker weighs batch means): 1 ulp apart at seed 977
+    (5.96e-8), so they are held to 1e-5. A regularized member's training loss adds its penalty's
+    midpoint over the epoch (:func:`_member_logs`) and is not compared.
     """
     found = []
     for layer in LAYERS:
@@ -208,10 +210,10 @@ def twin_differences(twin: TrainingRun, lone: TrainingRun, regularized: bool) ->
         a, b = np.asarray(twin.history.get(key, [])), np.asarray(lone.history.get(key, []))
         if a.shape != b.shape:
             found.append(f"{key}: {len(a)} epochs against {len(b)}")
-        elif key in ("accuracy", "val_accuracy") or not regularized:
+        elif key in ("accuracy", "val_accuracy"):
             if not np.array_equal(a, b, equal_nan=True):
                 found.append(f"the {key} curve (largest difference {_largest(a, b)})")
-        elif key == "val_loss" and not np.allclose(a, b, rtol=1e-5, equal_nan=True):
+        elif (key == "val_loss" or not regularized) and not np.allclose(a, b, rtol=1e-5, equal_nan=True):
             found.append(f"the {key} curve (largest difference {_largest(a, b)})")
     return found
 
