@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from harness import backend
-from harness.errors import HarnessError
+from harness.core import backend
+from harness.core.errors import HarnessError
 from harness.experiment import PROFILES
-from harness.guard import FRESH_SEEDS
+from harness.judge.guard import FRESH_SEEDS
 
 # CI replays the same examples every run (a red CI means the code changed, not the draw); locally,
 # hypothesis explores. HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
@@ -127,12 +127,12 @@ def _check_strength(config: pytest.Config) -> None:
     if config.getoption("fresh_seeds") < 1:
         raise pytest.UsageError("--fresh-seeds must be at least 1")
     from experiments import registry
-    from harness.guard import fresh_problem
+    from harness.judge.guard import fresh_problem
 
     if problem := fresh_problem(config.getoption("fresh_seeds"), None, len(registry())):
         raise pytest.UsageError(f"jet-harness: {problem}")
     if config.getoption("update_baselines") and not config.getoption("weak_baseline"):
-        from harness.guard import strength_problem
+        from harness.judge.guard import strength_problem
 
         if problem := strength_problem(n, config.getoption("fresh_seeds")):
             raise pytest.UsageError(f"{problem}; pass --weak-baseline to write it anyway")
@@ -140,7 +140,8 @@ def _check_strength(config: pytest.Config) -> None:
 
 def _check_given(config: pytest.Config) -> None:
     """What the user gave, checked before any test runs: one line, not a banner after minutes of tests."""
-    from harness import dataset, environment
+    from harness.core import environment
+    from harness.data import dataset
     from harness.experiment import profile
 
     environment.check_training_settings()
@@ -154,7 +155,7 @@ def _check_given(config: pytest.Config) -> None:
 def _run_id(config: pytest.Config) -> str | None:
     """One id for this pytest invocation (all its workers): the folder its artifacts and report own."""
     from harness.experiment import Settings, profile
-    from harness.folders import new_run_id
+    from harness.outputs.folders import new_run_id
 
     opt = config.getoption
     try:
@@ -199,8 +200,8 @@ class ProgressLog:
 
 
 def _session(config: pytest.Config):
+    from harness.core.progress import Progress
     from harness.experiment import Settings, profile
-    from harness.progress import Progress
     from harness.session import DEFAULT_BASELINES, Session
 
     opt = config.getoption
@@ -221,8 +222,8 @@ def _session(config: pytest.Config):
 @pytest.fixture(scope="session")
 def harness_session(request: pytest.FixtureRequest):
     """The session's training runs, each computed once, artifacts written as they finish."""
-    from harness import dataset
-    from harness.folders import ensure_writable
+    from harness.data import dataset
+    from harness.outputs.folders import ensure_writable
 
     try:
         session = _session(request.config)
@@ -294,7 +295,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for path in written:
             if path.name.startswith("report."):
                 terminalreporter.write_line(f"report: {path}")
-    from harness.environment import lock_drift
+    from harness.core.environment import lock_drift
 
     if drift := lock_drift(session.baselines_dir, session.settings.backend):
         terminalreporter.write_line(f"jet-harness note: {drift}")

@@ -1,12 +1,23 @@
 """A pytest-driven experiment and regression harness for the jet-tagging MLP exercises.
 
-Stages, data flowing one way (each imports only those before it; ``tests/test_layout.py``):
-:mod:`~harness.dataset` → :mod:`~harness.prepare` → :mod:`~harness.experiment` (the exercises
-themselves: ``experiments/``) → :mod:`~harness.training`, :mod:`~harness.side_by_side`,
-:mod:`~harness.run_cache` → :mod:`~harness.metrics` → :mod:`~harness.checks`, :mod:`~harness.exact`,
-:mod:`~harness.guard`, :mod:`~harness.baseline` → :mod:`~harness.artifacts` / :mod:`~harness.plots`,
-:mod:`~harness.report`, :mod:`~harness.bench`; :mod:`~harness.session` wires them for the pytest
-plugin (``conftest.py``) and :mod:`~harness.cli`.
+One package per stage; data flows one way, and each stage imports only those above it in this
+list (``tests/test_layout.py`` checks both):
+
+================  ===================================================================
+``core``          the one error type, files, tables, the backend choice, the environment
+``data``          the dataset (file, OpenML or the surrogate) and the prepared split
+``experiment``    what an exercise is (the exercises themselves are ``experiments/``)
+``train``         the notebook's MLP trained alone or many seeds side by side, cached
+``measure``       metrics and timings of a run
+``firmware``      (next: the trained models through hls4ml; not built yet)
+``judge``         behaviour, initial weights, the exact and statistical tiers: one verdict
+``outputs``       run folders, plots, artifacts, the report, tables of many runs
+``bench``         benchmark result files of many machines in one table
+================  ===================================================================
+
+:mod:`harness.session` wires the stages for both front ends: the pytest plugin
+(:mod:`harness.plugin`, loaded by the root ``conftest.py``) and the CLI (:mod:`harness.cli`),
+which share their options (:mod:`harness.options`).
 """
 
 __version__ = "0.1.0"

@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments import registry
-
-from . import artifacts, baseline, environment, exact, folders, guard, initial, numerics, report
-from .backend import DEFAULT as DEFAULT_BACKEND
-from .checks import Outcome, check_behaviour
-from .errors import BaselineError, ConfigError
-from .experiment import Experiment, Settings
-from .metrics import compute
-from .prepare import moments
-from .run_cache import Runs
-from .side_by_side import TRAINER, twin_differences
-from .training import EpochCallback, TrainingRun
+from harness.core import environment
+from harness.core.backend import DEFAULT as DEFAULT_BACKEND
+from harness.core.errors import BaselineError, ConfigError
+from harness.data.prepare import moments
+from harness.experiment import Experiment, Settings
+from harness.judge import baseline, exact, guard, initial
+from harness.judge.checks import Outcome, check_behaviour
+from harness.measure.metrics import compute
+from harness.outputs import artifacts, folders, report
+from harness.train import numerics
+from harness.train.run_cache import Runs
+from harness.train.side_by_side import TRAINER, twin_differences
+from harness.train.training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
 
@@ -108,7 +110,7 @@ class Session:
         return check_behaviour(experiment, self.metrics(name), references, self.settings.backend)
 
     def baseline_path(self, name: str) -> Path:
-        """The file ``name`` is judged against (:func:`harness.baseline.resolve`)."""
+        """The file ``name`` is judged against (:func:`harness.judge.baseline.resolve`)."""
         return baseline.resolve(self.baselines_dir, self.settings.label, name, self.settings.backend)
 
     def own_baseline_path(self, name: str) -> Path:
@@ -169,7 +171,7 @@ class Session:
         """Fresh draws (never a stored one) trained as the baseline's were, compared with the stored seeds.
 
         The first draw is the session seed's own ``model.fit`` run: the user's path, judged as one of the
-        tier's draws. The rest are members of :mod:`harness.side_by_side`, the seeds after it that the
+        tier's draws. The rest are members of :mod:`harness.train.side_by_side`, the seeds after it that the
         baseline does not hold; the same ``--seed`` draws the same seeds, so a rerun repeats the verdict.
         """
         self._exchangeable(name, stored)
@@ -271,7 +273,7 @@ class Session:
         return [f"wrote {w['path']}: {'; '.join(w['what'])}" for w in lines]
 
     def data_moments(self) -> dict[str, float]:
-        """The unscaled training split's moments (:func:`~harness.prepare.moments`): no training needed."""
+        """The unscaled training split's moments (:func:`~harness.data.prepare.moments`): no training needed."""
         return moments(self.runs.split(scaled=False))
 
     def check_data(self) -> BaselineResult:

@@ -16,8 +16,8 @@ import pytest
 from run_cli import pythonpath
 
 from experiments import registry
-from harness import backend
-from harness.errors import ConfigError
+from harness.core import backend
+from harness.core.errors import ConfigError
 from harness.experiment import Experiment, Settings, less, more
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,7 +106,7 @@ def test_only_lr_0_1_differs_between_backends():
 
 
 def test_the_model_name_is_safe_for_every_backend_and_layers_keep_the_notebooks_names():
-    from harness.training import compile_model, model_name
+    from harness.train.training import compile_model, model_name
 
     assert model_name("lr_0.1") == "lr_0_1"
     model = compile_model(registry()["lr_0.1"].variant, 16, 5, name="lr_0.1")
@@ -120,7 +120,7 @@ def test_the_loss_after_a_softmax_uses_logits_only_where_the_table_says():
     where the probabilities are clipped, the gradient is zero."""
     import keras
 
-    from harness.training import seed_everything
+    from harness.train.training import seed_everything
 
     seed_everything(0)
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2), keras.layers.Activation("softmax")])
@@ -134,10 +134,10 @@ def test_the_loss_after_a_softmax_uses_logits_only_where_the_table_says():
 
 
 def train_twice(name: str) -> tuple:
-    from harness import dataset
+    from harness.data import dataset
+    from harness.data.prepare import prepare
     from harness.experiment import PROFILES
-    from harness.prepare import prepare
-    from harness.training import train
+    from harness.train.training import train
 
     profile = PROFILES["smoke"]
     experiment = registry()[name]
@@ -199,7 +199,7 @@ def test_another_backend_trains_without_tensorflow(tmp_path, name):
 
 
 def test_a_backend_is_judged_against_its_own_baselines_where_it_has_them(tmp_path):
-    from harness.baseline import resolve
+    from harness.judge.baseline import resolve
     from harness.session import Session
 
     shared = tmp_path / "surrogate-quick" / "lr_0.1.json"

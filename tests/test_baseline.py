@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import baseline
-from harness.baseline import ALPHA, Reference, interval_factor
-from harness.errors import BaselineError
+from harness.core.errors import BaselineError
+from harness.judge import baseline
+from harness.judge.baseline import ALPHA, Reference, interval_factor
 
 
 def metrics(accuracy: float, **extra: float) -> dict[str, float]:
@@ -77,8 +77,8 @@ def test_constant_metric_gets_the_floor_not_zero():
 
 
 def data_baseline() -> tuple[baseline.Baseline, dict[str, float]]:
-    from harness.dataset import CLASSES, FEATURES, Dataset
-    from harness.prepare import moments, prepare
+    from harness.data.dataset import CLASSES, FEATURES, Dataset
+    from harness.data.prepare import moments, prepare
 
     rng = np.random.default_rng(0)
     X = rng.lognormal(0, 1, (500, len(FEATURES))).astype(np.float32)
@@ -197,8 +197,8 @@ def test_orphaned_baselines_are_listed(tmp_path):
 
 
 def test_exact_records_round_trip_and_two_machines_records_live_side_by_side(tmp_path):
-    from harness import exact
-    from harness.environment import EXACT_KEYS
+    from harness.core.environment import EXACT_KEYS
+    from harness.judge import exact
 
     env = {key: "x" for key in EXACT_KEYS}
     first = exact.Record(env, {0: ("d0", {"accuracy": 0.7, "loss": math.nan})}, "abc", "p1")
@@ -219,8 +219,8 @@ def test_exact_records_round_trip_and_two_machines_records_live_side_by_side(tmp
 
 def test_a_smeared_feature_fails_the_data_baseline():
     """10 % jet-mass resolution moves no trained metric beyond the seed spread; the data's moments catch it."""
-    from harness.dataset import CLASSES, FEATURES, Dataset
-    from harness.prepare import moments, prepare
+    from harness.data.dataset import CLASSES, FEATURES, Dataset
+    from harness.data.prepare import moments, prepare
 
     rng = np.random.default_rng(0)
     X = rng.lognormal(0, 1, (2000, len(FEATURES))).astype(np.float32)

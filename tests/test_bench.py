@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import bench
-from harness.bench import BenchError
+from harness.bench import results as bench
+from harness.bench.results import BenchError
 from harness.cli import main
+from harness.measure import timing
 
 
 def result(device: str, medians: dict[str, float], rates: dict[str, float] | None = None) -> dict:
@@ -153,8 +154,8 @@ def test_arbitrary_json_loads_or_raises_our_error(tmp_path_factory, doc):
 
 def test_flops_of_the_notebook_mlp():
     macs = 16 * 64 + 64 * 32 + 32 * 32 + 32 * 5
-    assert bench.mlp_forward_flops_per_sample() == 2 * macs == 8512
-    assert bench.mlp_train_flops_per_sample() == 6 * macs
+    assert timing.mlp_forward_flops_per_sample() == 2 * macs == 8512
+    assert timing.mlp_train_flops_per_sample() == 6 * macs
 
 
 def rounds(name: str, times: list[float]) -> dict:
@@ -232,9 +233,9 @@ def test_two_ordinary_runs_pass_and_a_slowed_one_fails(tmp_path, capsys):
 
 
 def test_time_to_accuracy_reads_the_epoch_clock():
-    timing = bench.timing([3.0, 4.0, 5.0, 6.5], [0.3, 0.5, 0.6, 0.7], target=0.55)
-    assert (timing.first_epoch_s, timing.steady_epoch_s, timing.warmup_s) == (3.0, 1.0, 2.0)
-    assert (timing.time_to_target_s, timing.target_epoch) == (5.0, 3)
-    never = bench.timing([1.0, 2.0], [0.2, 0.2], target=0.4)
+    found = timing.timing([3.0, 4.0, 5.0, 6.5], [0.3, 0.5, 0.6, 0.7], target=0.55)
+    assert (found.first_epoch_s, found.steady_epoch_s, found.warmup_s) == (3.0, 1.0, 2.0)
+    assert (found.time_to_target_s, found.target_epoch) == (5.0, 3)
+    never = timing.timing([1.0, 2.0], [0.2, 0.2], target=0.4)
     assert never.time_to_target_s is None and never.target_epoch is None
-    assert bench.timing([], [], target=0.4) is None
+    assert timing.timing([], [], target=0.4) is None

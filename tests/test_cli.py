@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from run_cli import harness, harness_process
 
-from harness.backend import active
-from harness.baseline import own_label
 from harness.cli import summary, to_json
+from harness.core.backend import active
+from harness.core.progress import Progress
 from harness.experiment import Settings
-from harness.progress import Progress
+from harness.judge.baseline import own_label
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,8 +190,8 @@ def test_progress_under_pytest_is_log_records_not_lines_between_the_dots(caplog)
 
 def test_baselines_lists_each_machine_once_and_prunes_one_from_every_file(tmp_path):
     """Two machines' records in two exercises' files: one line each; pruning one leaves the other."""
-    from harness import baseline, exact
-    from harness.environment import EXACT_KEYS
+    from harness.core.environment import EXACT_KEYS
+    from harness.judge import baseline, exact
 
     env = {key: "x" for key in EXACT_KEYS} | {"backend": "jax", "cpu_model": "GenuineIntel 6 207"}
     here = exact.Record(env, {0: ("d" * 64, {})}, "abc", "p" * 64)

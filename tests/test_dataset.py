@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from harness import dataset as ds
-from harness.errors import DatasetError
+from harness.core.errors import DatasetError
+from harness.data import dataset as ds
 
 
 def jets(n: int = 50) -> pd.DataFrame:

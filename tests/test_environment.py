@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from harness import environment, exact
-from harness.environment import lock_drift, training_settings_problem
+from harness.core import environment
+from harness.core.environment import lock_drift, training_settings_problem
+from harness.judge import exact
 
 
 def test_every_backend_compares_the_common_keys_and_its_own():
@@ -112,7 +113,7 @@ def test_packages_other_than_the_lock_say_so_once_and_how_to_get_the_exact_tier(
 def test_the_committed_lock_pins_what_the_committed_records_hold():
     """The lock and the records are written together: a record of versions the lock does not pin would
     never apply on a CI that installs the lock."""
-    from harness import baseline
+    from harness.judge import baseline
     from harness.session import DEFAULT_BASELINES
 
     pins = dict(

@@ -10,9 +10,9 @@ from typing import NoReturn
 import pytest
 
 from experiments import registry
-from harness.baseline import fresh_draws
-from harness.checks import failure_report
-from harness.errors import BaselineError, HarnessError
+from harness.core.errors import BaselineError, HarnessError
+from harness.judge.baseline import fresh_draws
+from harness.judge.checks import failure_report
 
 EXERCISES = list(registry().values())
 
@@ -101,7 +101,7 @@ def test_initial_weights(experiment, harness_session):
 
 def test_no_orphaned_baselines(harness_session):
     """A baseline whose exercise was renamed or removed would silently stop guarding anything."""
-    from harness.baseline import orphans
+    from harness.judge.baseline import orphans
 
     stale = orphans(harness_session.baselines_dir, harness_session.settings.label, harness_session.experiments)
     assert not stale, f"baselines for exercises that no longer exist: {', '.join(map(str, stale))}; delete them"

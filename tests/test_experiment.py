@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from experiments import registry
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.experiment import Experiment, Settings, Variant, by_name, less, more, profile, select
 
 ROOT = Path(__file__).resolve().parent.parent

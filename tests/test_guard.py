@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import environment, exact, guard, initial, ranks
-from harness.environment import EXACT_KEYS
+from harness.core import environment
+from harness.core.environment import EXACT_KEYS
+from harness.judge import exact, guard, initial, ranks
 
 small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few distinct values: many ties
 
@@ -19,7 +20,7 @@ small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few di
 def brute_rank_sum(fresh: list[float], stored: list[float]) -> float:
     """The definition: the share of all splits whose rank sum is at least as far from its mean.
 
-    Mid-ranks from scipy, not from :mod:`harness.ranks`: a mid-rank bug there must not pass both sides.
+    Mid-ranks from scipy, not from :mod:`harness.judge.ranks`: a mid-rank bug there must not pass both sides.
     """
     from scipy.stats import rankdata
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from run_cli import pythonpath
 
-from harness.backend import active
+from harness.core.backend import active
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,8 @@ PLUGIN = textwrap.dedent(
 
     @pytest.hookimpl(trylast=True)  # after the root conftest.py chose the backend
     def pytest_configure(config):
-        from harness import environment, numerics
+        from harness.core import environment
+        from harness.train import numerics
         fake = json.loads(os.environ["FAKE_MACHINE"])
         if "cpu" in fake:
             environment._cpu = lambda: tuple(fake["cpu"])
@@ -67,7 +68,9 @@ def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, f
         pytest.skip(f"{backend} is not installed")
     if backend != active():  # each backend's case runs in that backend's suite (CI's JAX step, tox -e torch)
         pytest.skip(f"runs in the {backend} suite (pytest --backend {backend} tests/test_machines.py)")
-    from harness import environment, exact, numerics
+    from harness.core import environment
+    from harness.judge import exact
+    from harness.train import numerics
 
     records = _records(backend)
     if fake == "epyc":
@@ -98,7 +101,7 @@ def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, f
 
 def _records(backend: str) -> list:
     """The committed ``sgd`` baseline's exact records made on ``backend`` (its file holds every backend's)."""
-    from harness import baseline
+    from harness.judge import baseline
 
     path = baseline.resolve(ROOT / "baselines", "surrogate-quick", "sgd", backend)
     records = [r for r in baseline.load(path).exact if r.environment.get("backend") == backend]

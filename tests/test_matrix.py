@@ -9,7 +9,8 @@ from pathlib import Path
 from run_cli import harness
 from test_report import SETTINGS, fake_run
 
-from harness import artifacts, folders, guard
+from harness.judge import guard
+from harness.outputs import artifacts, folders
 
 
 def a_run(root: Path, backend: str, version: str, epoch_ends: list[float]) -> Path:

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from harness.metrics import NEAR_ZERO, accuracy, is_metric, relative_drift, roughness, weight_stats
+from harness.experiment.vocabulary import is_metric
+from harness.measure.metrics import NEAR_ZERO, accuracy, relative_drift, roughness, weight_stats
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 kernels = arrays(np.float32, st.tuples(st.integers(1, 20), st.integers(1, 20)), elements=finite)

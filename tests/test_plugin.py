@@ -40,9 +40,9 @@ def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pyte
 
 
 def test_missing_then_update_then_pass_then_drift(project):
-    from harness.backend import DEFAULT, active
-    from harness.baseline import own_label
-    from harness.side_by_side import TRAINER
+    from harness.core.backend import DEFAULT, active
+    from harness.judge.baseline import own_label
+    from harness.train.side_by_side import TRAINER
 
     shared_file = project.path / "baselines" / "surrogate-smoke" / "sgd.json"
     baseline_file = project.path / "baselines" / own_label("surrogate-smoke", active()) / "sgd.json"  # written

@@ -15,7 +15,7 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 
 #: What TensorFlow 2.21 printed on every run on a machine without a GPU, written out here rather than
-#: taken from harness.quiet, so that a pattern dropped there is seen here.
+#: taken from harness.core.quiet, so that a pattern dropped there is seen here.
 CHATTER = re.compile(
     r"absl::InitializeLog|oneDNN custom operations|cuda drivers|cuInit|NodeDef mentions attribute|^[IWE]\d{4} "
     r"|triggered tf.function retracing",
@@ -24,7 +24,7 @@ CHATTER = re.compile(
 
 FILTERED = """
 import os, sys
-from harness.quiet import tensorflow_noise_filtered
+from harness.core.quiet import tensorflow_noise_filtered
 with tensorflow_noise_filtered():
     os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
     os.write(2, b"E0000 00:00:1795695240.405656    2990 cuda_platform.cc:52] failed call to cuInit: INTERNAL\\n")
@@ -69,7 +69,7 @@ def test_run_and_report_print_no_tensorflow_chatter(tmp_path):
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": pythonpath()},
     )
-    assert imports.returncode == 0 and "harness.report" in imports.stderr
+    assert imports.returncode == 0 and "harness.outputs.report" in imports.stderr
     assert not re.search(r"\| (tensorflow|keras)\b", imports.stderr)
 
 

@@ -16,9 +16,10 @@ import pytest
 import yaml
 
 from experiments import registry
-from harness import artifacts, baseline, guard, plots, report
 from harness.experiment import PROFILES, Settings
-from harness.metrics import LAYERS, compute
+from harness.judge import baseline, guard
+from harness.measure.metrics import LAYERS, compute
+from harness.outputs import artifacts, plots, report
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = Settings(profile=PROFILES["smoke"])
@@ -300,7 +301,7 @@ def test_the_roc_says_where_a_zero_background_efficiency_is_drawn(run_dir, figur
 def test_the_recorded_commit_is_marked_dirty_when_a_tracked_file_changed(tmp_path):
     """A report from modified code must not claim to be from the commit it started from."""
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(tmp_path / "c")], check=True, timeout=60)
-    code = "from harness.environment import commit; print(commit())"
+    code = "from harness.core.environment import commit; print(commit())"
 
     def commit() -> str:
         env = {**os.environ, "PYTHONPATH": str(tmp_path / "c")}
@@ -320,7 +321,7 @@ def test_a_log_axis_labels_its_whole_range_not_only_below_one():
     """A loss from 0.55 to 1.6 once got labels 0.6-1 and none above 1."""
     import matplotlib.pyplot as plt
 
-    from harness.plots import _log_ticks
+    from harness.outputs.plots import _log_ticks
 
     fig, ax = plt.subplots()
     try:

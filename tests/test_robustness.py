@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import baseline, guard
+from harness.judge import baseline, guard
 
 ROOT = Path(__file__).resolve().parent.parent
 
 WRITER = """
 import sys
 sys.path.insert(0, {root!r})
-from harness.baseline import Baseline, Reference, write
+from harness.judge.baseline import Baseline, Reference, write
 i = 0
 while True:
     i += 1
@@ -73,8 +73,8 @@ def test_the_exact_tier_decides_where_it_applies_and_fresh_seeds_decide_elsewher
     """A baseline of seeds 100-129 with this environment's exact record of seed 0, judged as the tests judge it."""
     import dataclasses
 
-    from harness import report
     from harness.experiment import PROFILES, Settings
+    from harness.outputs import report
     from harness.session import Session
 
     def session(tier: str) -> Session:
@@ -120,7 +120,7 @@ def test_workers_checking_one_artifacts_dir_at_once_do_not_trip_each_other(tmp_p
     """Every pytest-xdist worker checks the artifacts folder as it starts: their probes must not collide."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from harness.folders import ensure_writable
+    from harness.outputs.folders import ensure_writable
 
     with ThreadPoolExecutor(8) as pool:
         assert set(pool.map(lambda _: ensure_writable(tmp_path), range(400))) == {tmp_path}
@@ -169,10 +169,10 @@ def test_every_plot_metric_and_the_report_survive_any_run_outcome(tmp_path):
     from hypothesis import given, settings
 
     from experiments import registry
-    from harness import artifacts, report
     from harness.experiment import PROFILES, Settings
-    from harness.metrics import LAYERS, compute
-    from harness.training import TrainingRun
+    from harness.measure.metrics import LAYERS, compute
+    from harness.outputs import artifacts, report
+    from harness.train.training import TrainingRun
 
     experiments = registry()
     run_settings = Settings(profile=PROFILES["smoke"])

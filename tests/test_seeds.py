@@ -12,9 +12,10 @@ import pytest
 from run_cli import harness
 
 from experiments import registry
-from harness import artifacts, baseline, equivalence
-from harness.backend import active
-from harness.errors import BaselineError
+from harness.core.backend import active
+from harness.core.errors import BaselineError
+from harness.judge import baseline, equivalence
+from harness.outputs import artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +122,7 @@ def test_two_shards_trained_apart_merge_into_the_baseline_one_run_would_write(tm
     assert (
         "pass --shard to write part of a baseline" in refused.stderr and not (tmp_path / "x/surrogate-smoke").exists()
     )
-    from harness.side_by_side import TRAINER
+    from harness.train.side_by_side import TRAINER
 
     label = baseline.own_label("surrogate-smoke", active())  # another backend's seeds go to its own folder
     for seeds, out, count in (("0-1", "a", 2), ("2,3", "b", 2), ("0-3", "whole", 4)):

@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from experiments import registry
-from harness import dataset, side_by_side
+from harness.data import dataset
+from harness.data.prepare import prepare
 from harness.experiment import PROFILES, Experiment, Variant
-from harness.metrics import LAYERS
-from harness.prepare import prepare
-from harness.training import compile_model, seed_everything, train
+from harness.measure.metrics import LAYERS
+from harness.train import side_by_side
+from harness.train.training import compile_model, seed_everything, train
 
 pytestmark = pytest.mark.training
 EXERCISES = list(registry().values())

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import surrogate
+from harness.data import surrogate
 
 N = 20_000
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from run_cli import ROOT, pythonpath
 
-from harness import baseline
-from harness.backend import active
+from harness.core.backend import active
+from harness.judge import baseline
 
 WORKFLOW = ROOT / ".github" / "workflows" / "baselines.yml"
 

@@ -1,10 +1,10 @@
 """Which settings change the bits a seed trains to? ``python tools/fingerprint_effects.py [--backend B]``.
 
 Each row trains one exercise (quick profile, seed 0) in a fresh process with one environment
-variable or file set, and prints whether the run's digest (:func:`harness.exact.digest`) and the
-numerics probe (:func:`harness.numerics.probe`) moved against a plain run. A setting that moves the
+variable or file set, and prints whether the run's digest (:func:`harness.judge.exact.digest`) and the
+numerics probe (:func:`harness.train.numerics.probe`) moved against a plain run. A setting that moves the
 digest belongs in the fingerprint (a library build or a machine) or among the refused training
-settings (:data:`harness.environment.TRAINING_SETTINGS`); one that moves nothing can be left out.
+settings (:data:`harness.core.environment.TRAINING_SETTINGS`); one that moves nothing can be left out.
 It trains through :class:`harness.session.Session` directly, past the refusal ``pytest`` and the CLI make.
 """
 
@@ -46,7 +46,8 @@ ROWS: list[tuple[str, str | None, dict[str, str], dict | None]] = [
 
 CHILD = """
 import json, sys
-from harness import exact, numerics
+from harness.judge import exact
+from harness.train import numerics
 from harness.experiment import Settings
 from harness.session import Session
 run = Session(Settings(), artifacts_dir=None).run(sys.argv[1])

@@ -83,7 +83,7 @@ def _loss(make: Callable) -> Callable[[], None]:
 
 def _dataset(change: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> Callable[[], None]:
     def patch() -> None:
-        from harness import dataset
+        from harness.data import dataset
 
         original = dataset.load
 
@@ -105,7 +105,7 @@ def _shuffle_labels(X, y):
 
 
 def _smear_mass(X, y):
-    from harness.dataset import FEATURES
+    from harness.data.dataset import FEATURES
 
     column = FEATURES.index("j_mass_mmdt")
     X[:, column] *= 1 + 0.1 * np.random.default_rng(2).standard_normal(len(X)).astype(np.float32)
@@ -123,7 +123,7 @@ def _profile(**changes) -> Callable[[], None]:
 
 def _prepare(change: Callable) -> Callable[[], None]:
     def patch() -> None:
-        from harness import training
+        from harness.train import training
 
         original = training.prepare
         training.prepare = lambda data, scaled=False: change(original, data, scaled)
@@ -138,7 +138,7 @@ def _leak(original, data, scaled):
 
 
 def _split_seed() -> None:
-    from harness import prepare
+    from harness.data import prepare
 
     prepare.SPLIT_SEED = 43
 
@@ -146,7 +146,7 @@ def _split_seed() -> None:
 def _minmax() -> None:
     from sklearn.preprocessing import MinMaxScaler
 
-    from harness import prepare
+    from harness.data import prepare
 
     prepare.StandardScaler = MinMaxScaler
 
@@ -171,7 +171,7 @@ def _policy(name: str) -> Callable[[], None]:
 
 
 def _steps_per_execution() -> None:
-    from harness import training
+    from harness.train import training
 
     training.STEPS_PER_EXECUTION = 1
 

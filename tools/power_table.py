@@ -6,8 +6,8 @@ No training: the stored seeds are resampled (their heavy tails kept) and shifted
 - old rule (until this change): two new seeds (the session's and its confirmation seed), the
   Student-t prediction interval at α = 1e-4 from the other stored seeds, asinh scale for weight
   statistics; flagged when both lie outside.
-- new rule: ``k`` fresh learning seeds (:data:`harness.guard.FRESH_SEEDS`) against the other
-  stored learning seeds, exact two-sided rank-sum test at :func:`harness.guard.per_test_alpha`.
+- new rule: ``k`` fresh learning seeds (:data:`harness.judge.guard.FRESH_SEEDS`) against the other
+  stored learning seeds, exact two-sided rank-sum test at :func:`harness.judge.guard.per_test_alpha`.
 
 σ is the stored learning seeds' standard deviation; δ90 is the smallest shift on a 0.25σ grid
 reaching 90 % (2,000 resamples each), ">12" where none does. Not a test module.
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from experiments import registry
-from harness import baseline, guard, ranks
+from harness.judge import baseline, guard, ranks
 
 METRICS = ("accuracy", "val_loss", "fc1.std_ratio")
 GRID = np.arange(0.25, 12.01, 0.25)

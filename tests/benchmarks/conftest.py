@@ -11,7 +11,7 @@ def pytest_configure(config):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """pytest-benchmark knows nothing of GPUs or Keras backends: add what the harness sees."""
-    from harness.bench import device_info
+    from harness.bench.results import device_info
 
     machine_info["jet_harness"] = device_info()
 
@@ -19,14 +19,14 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 @pytest.fixture(scope="session")
 def full_split():
     """The notebook-size surrogate (830k jets), split and one-hot encoded as the harness does."""
-    from harness.dataset import load
-    from harness.prepare import prepare
+    from harness.data.dataset import load
+    from harness.data.prepare import prepare
 
     return prepare(load("surrogate"))
 
 
 @pytest.fixture(scope="session")
 def device():
-    from harness.bench import device_info
+    from harness.bench.results import device_info
 
     return device_info()

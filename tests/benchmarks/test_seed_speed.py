@@ -2,7 +2,7 @@
 
 ``pytest tests/benchmarks/test_seed_speed.py --benchmark-only`` (add ``--backend jax``). Each round
 trains ``sgd`` on the quick profile (100k jets × 60 epochs) for K seeds in one ``model.fit``,
-prediction included; the lone round is :func:`harness.training.train`, what a test runs.
+prediction included; the lone round is :func:`harness.train.training.train`, what a test runs.
 ``extra_info.seconds_per_seed`` (median / K) is the number to compare: the target is a lone
 TensorFlow run's ÷ 10 at K = 40.
 """
@@ -15,9 +15,10 @@ import pytest
 from test_speed import record
 
 from experiments import registry
-from harness import dataset, side_by_side, training
+from harness.data import dataset
+from harness.data.prepare import prepare
 from harness.experiment import PROFILES
-from harness.prepare import prepare
+from harness.train import side_by_side, training
 
 QUICK = PROFILES["quick"]
 ROUNDS = 2

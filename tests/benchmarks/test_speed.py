@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 from experiments import registry
-from harness import bench, training
+from harness.core import device
 from harness.experiment import PROFILES, Profile, Settings, Variant
-from harness.run_cache import Runs
+from harness.measure import timing
 from harness.session import Session
+from harness.train import training
+from harness.train.run_cache import Runs
 
 EPOCH = Profile("one-epoch", n_jets=None, epochs=1)
 ROUNDS = 5
@@ -64,12 +66,12 @@ def plain_model(optimizer: str) -> keras.Model:
 
 def plain_epoch(model: keras.Model, split) -> None:
     model.fit(split.X_train, split.y_train, batch_size=1024, epochs=1, validation_split=0.25, shuffle=True, verbose=0)
-    bench.wait_for_device(model.get_layer("fc4").kernel.value)
+    device.wait_for_device(model.get_layer("fc4").kernel.value)
 
 
 def harness_epoch(model: keras.Model, split) -> None:
     training.fit(model, split, EPOCH)
-    bench.wait_for_device(model.get_layer("fc4").kernel.value)
+    device.wait_for_device(model.get_layer("fc4").kernel.value)
 
 
 @pytest.mark.benchmark(group="train-epoch")
@@ -84,7 +86,7 @@ def test_train_epoch(benchmark, full_split, device, optimizer, path):
         model, step = plain_model(optimizer), plain_epoch
     benchmark.pedantic(step, args=(model, full_split), rounds=ROUNDS, iterations=1, warmup_rounds=1)
     fitted = int(len(full_split.X_train) * (1 - EPOCH.validation_split))
-    record(benchmark, device, fitted, bench.mlp_train_flops_per_sample(), profile="full", optimizer=optimizer)
+    record(benchmark, device, fitted, timing.mlp_train_flops_per_sample(), profile="full", optimizer=optimizer)
 
 
 @pytest.mark.benchmark(group="predict")
@@ -93,7 +95,7 @@ def test_predict_batch_1024(benchmark, full_split, device):
     benchmark.pedantic(
         lambda: model.predict(full_split.X_test, batch_size=1024, verbose=0), rounds=ROUNDS, warmup_rounds=1
     )
-    record(benchmark, device, len(full_split.X_test), bench.mlp_forward_flops_per_sample(), batch_size=1024)
+    record(benchmark, device, len(full_split.X_test), timing.mlp_forward_flops_per_sample(), batch_size=1024)
 
 
 @pytest.mark.benchmark(group="predict")
@@ -102,7 +104,7 @@ def test_predict_batch_1(benchmark, full_split, device):
     one = full_split.X_test[:1]
     model.predict_on_batch(one)  # trace once, outside the clock
     benchmark(lambda: np.asarray(model.predict_on_batch(one)))
-    record(benchmark, device, 1, bench.mlp_forward_flops_per_sample(), batch_size=1)
+    record(benchmark, device, 1, timing.mlp_forward_flops_per_sample(), batch_size=1)
 
 
 #: A fixed workload, so results stay comparable when the ``quick`` profile grows: the size
@@ -146,7 +148,7 @@ def test_full_suite(benchmark, full_split, device, tmp_path, path):
     suite = harness_suite if path == "harness" else lambda: all_exercises(full_split, tmp_path, profile.epochs)
     benchmark.pedantic(suite, rounds=1, iterations=1, warmup_rounds=0)
     fitted = int(len(full_split.X_train) * (1 - profile.validation_split)) * profile.epochs * 6
-    record(benchmark, device, fitted, bench.mlp_train_flops_per_sample(), profile="full")
+    record(benchmark, device, fitted, timing.mlp_train_flops_per_sample(), profile="full")
 
 
 #: Rounds of each time-to-accuracy run: enough for a min–max spread, at ~10 s a round on 2 cores
@@ -162,11 +164,11 @@ def test_time_to_accuracy(benchmark, device, name):
     first reached the exercise's target (``null``: never reached), the first and the steady epoch."""
     profile, experiment = PROFILES["quick"], registry()[name]
     split = Runs(Settings(profile=profile), registry()).split(experiment.variant.scaled)  # prepared off the clock
-    timings: list[bench.Timing] = []
+    timings: list[timing.Timing] = []
 
     def one_run():
         run = training.train(experiment, split, profile, seed=0)
-        timings.append(bench.timing(run.epoch_ends, run.history["val_accuracy"], experiment.target_accuracy))
+        timings.append(timing.timing(run.epoch_ends, run.history["val_accuracy"], experiment.target_accuracy))
 
     benchmark.pedantic(one_run, rounds=TTA_ROUNDS, iterations=1, warmup_rounds=0)
     reached = [t.time_to_target_s for t in timings if t.time_to_target_s is not None]
