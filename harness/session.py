@@ -12,7 +12,6 @@ import json
 import math
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments import registry
@@ -22,7 +21,9 @@ from harness.core.errors import BaselineError, ConfigError
 from harness.data.prepare import moments
 from harness.experiment import Experiment, Settings
 from harness.judge import baseline, exact, guard, initial
+from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
+from harness.judge.verdict import BaselineResult
 from harness.measure.metrics import compute
 from harness.outputs import artifacts, folders, report
 from harness.train import numerics
@@ -38,19 +39,6 @@ WRITES = "writes.jsonl"
 
 #: ``--tier``: ``auto`` lets the exact tier decide where it applies; ``statistical`` skips it.
 TIERS: tuple[str, ...] = ("auto", "statistical")
-
-
-@dataclass(frozen=True)
-class BaselineResult:
-    """``problems``: the regression, one line each; ``tier``: which tier decided (``exact``,
-    ``statistical``, or ``None`` for the data baseline); ``notes``: what the reader should know
-    (why the exact tier did not apply, a weak baseline, a fresh sample that learned little)."""
-
-    path: Path
-    problems: list[str]
-    tier: str | None = None
-    notes: list[str] = field(default_factory=list)
-    verdict: dict[str, object] = field(default_factory=dict)
 
 
 class Session:
@@ -213,6 +201,36 @@ class Session:
         if stored.experiment != name:
             raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
         return stored
+
+    def verdict(self, name: str) -> verdicts.Verdict:
+        """``name``'s behaviour, baseline and initial weights, judged: what every front end reports."""
+        return verdicts.Verdict(
+            name, self.behaviour_verdict(name), self.baseline_verdict(name), self.init_verdict(name)
+        )
+
+    def behaviour_verdict(self, name: str) -> verdicts.Part:
+        """Computed on every profile, asserted only where the profile trains enough to show it."""
+        asserts = self.settings.profile.behaviour
+        return verdicts.behaviour(self.experiments[name], self.behaviour(name), asserts, self.settings.seed)
+
+    def baseline_verdict(self, name: str) -> verdicts.Part:
+        """The guard's verdict; a missing or unreadable baseline is ``missing``, with the command that writes it."""
+        try:
+            result = self.check_baseline(name)
+        except BaselineError as exc:
+            result = exc
+        record = self.update_command(name, exact_only=True)
+        return verdicts.baseline(name, result, self.settings.seed, self.update_command(name), record)
+
+    def init_verdict(self, name: str) -> verdicts.Part:
+        return verdicts.initial(name, self.check_init(name))
+
+    def data_verdict(self) -> verdicts.Part:
+        try:
+            result = self.check_data()
+        except BaselineError as exc:
+            result = exc
+        return verdicts.data(result, self.update_command("test_data_unchanged"))
 
     def check_init(self, name: str) -> initial.InitVerdict:
         """The session run's initial kernels against Glorot-uniform's guarantees (no baseline needed)."""

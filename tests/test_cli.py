@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from run_cli import harness, harness_process
 
-from harness.cli import summary, to_json
 from harness.core.backend import active
 from harness.core.progress import Progress
 from harness.experiment import Settings
 from harness.judge.baseline import own_label
+from harness.outputs.text import summary, to_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +169,7 @@ def test_progress_is_one_updating_line_on_a_terminal_and_sparse_in_ci():
 
 def test_a_missing_data_baseline_is_not_called_a_difference():
     """``run --profile smoke`` has no smoke baselines: say they are missing, not that the data changed."""
-    from harness.cli import verdict_table
+    from harness.outputs.text import verdict_table
 
     missing = {"verdict": "missing", "problems": ["_data.json: no baseline"], "failed": True}
     assert verdict_table(Settings(), {}, missing).endswith("; the training data has no baseline to compare with")
@@ -181,7 +181,7 @@ def test_progress_under_pytest_is_log_records_not_lines_between_the_dots(caplog)
     """Under pytest, progress goes through its logging: live with ``log_cli``, never into the dot line."""
     import logging
 
-    from conftest import ProgressLog
+    from harness.plugin import ProgressLog
 
     with caplog.at_level(logging.INFO, logger="jet_harness.progress"):
         Progress(ProgressLog(), interval=0.0).epoch("adam", 1, 1, {"loss": 1.0, "val_loss": 1.1})

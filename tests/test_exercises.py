@@ -10,9 +10,8 @@ from typing import NoReturn
 import pytest
 
 from experiments import registry
-from harness.core.errors import BaselineError, HarnessError
-from harness.judge.baseline import fresh_draws
-from harness.judge.checks import failure_report
+from harness.core.errors import HarnessError
+from harness.judge.verdict import NOT_ASSERTED, update_advice
 
 EXERCISES = list(registry().values())
 
@@ -23,13 +22,12 @@ by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in 
 @by_name
 def test_behaviour(experiment, harness_session):
     """The exercise shows what the notebook found, against its reference trained with the same seed."""
-    outcomes = harness_session.behaviour(experiment.name)
-    profile = harness_session.settings.profile
-    if not profile.behaviour:
-        shown = "shown" if all(o.passed for o in outcomes) else "not shown"
-        pytest.skip(f"the {profile.name} profile trains too little to assert behaviour (plumbing only; {shown} here)")
-    if not all(o.passed for o in outcomes):
-        pytest.fail(failure_report(experiment, outcomes, harness_session.settings.seed), pytrace=False)
+    part = harness_session.behaviour_verdict(experiment.name)
+    if part.status == NOT_ASSERTED:
+        profile = harness_session.settings.profile.name
+        pytest.skip(f"the {profile} profile trains too little to assert behaviour (plumbing only; {part.notes[0]})")
+    if part.failed:
+        pytest.fail(part.message, pytrace=False)
 
 
 def test_data_unchanged(harness_session, update_baselines):
@@ -37,15 +35,9 @@ def test_data_unchanged(harness_session, update_baselines):
     if update_baselines:
         harness_session.update_data()  # the terminal summary names the file
         return
-    fix = f"if the data changed on purpose, update it with: {harness_session.update_command('test_data_unchanged')}"
-    try:
-        result = harness_session.check_data()
-    except BaselineError as exc:
-        result = exc  # failed outside the except block: no "during handling of the above exception" chain
-    if isinstance(result, BaselineError):
-        pytest.fail(f"{result}; {fix}", pytrace=False)
-    if result.problems:
-        fail(f"the training data differs from {result.path}:", result.problems, fix)
+    part = harness_session.data_verdict()
+    if part.failed:
+        pytest.fail(part.message, pytrace=False)
 
 
 @by_name
@@ -55,48 +47,35 @@ def test_baseline(experiment, harness_session, update_baselines, request):
         strong = not request.config.getoption("weak_baseline")
         harness_session.update_baseline(experiment.name, update_baselines, strong=strong)  # the summary says what
         return
-    fix = f"create or update it with: {harness_session.update_command(experiment.name)}"
-    if request.config.getoption("record_exact"):
-        intended = request.config.getoption("intended")
-        try:
-            result = harness_session.record_exact(experiment.name, intended=intended)
-        except HarnessError as exc:
-            result = exc
-        if isinstance(result, HarnessError):
-            pytest.fail(f"{result}; {fix}", pytrace=False)
-        if result.problems:
-            header = f"{experiment.name}: {result.problems[0]} {result.path}:"
-            advice = "If the change is intended, add --intended to record it anyway, or " + fix
-            fail(header, [*result.problems[1:], *result.notes], advice)
-        return
+    fix = update_advice(harness_session.update_command(experiment.name))
     try:
-        result = harness_session.check_baseline(experiment.name)
-    except HarnessError as exc:  # a missing baseline, or options it cannot be judged with
-        result = exc  # failed outside the except block: no "during handling of the above exception" chain
-    if isinstance(result, HarnessError):
-        pytest.fail(f"{result}; {fix}", pytrace=False)
+        if request.config.getoption("record_exact"):
+            record_exact(experiment.name, harness_session, request.config.getoption("intended"), fix)
+            return
+        part = harness_session.baseline_verdict(experiment.name)
+    except HarnessError as exc:  # options the baseline cannot be judged with
+        part = exc  # failed outside the except block: no "during handling of the above exception" chain
+    if isinstance(part, HarnessError):
+        pytest.fail(f"{part}; {fix}", pytrace=False)
+    if part.failed:
+        pytest.fail(part.message, pytrace=False)
+
+
+def record_exact(name: str, session, intended: bool, fix: str) -> None:
+    """``--record-exact``: write this machine's record, or say why the statistical tier refused it."""
+    result = session.record_exact(name, intended=intended)
     if result.problems:
-        if result.tier == "exact":
-            seed = harness_session.settings.seed
-            header = f"{experiment.name}: seed {seed} no longer trains to its exact record in {result.path}:"
-            record = harness_session.update_command(experiment.name, exact_only=True)
-            fix = (
-                f"If intended, re-record with: {record} (it records only where fresh seeds still train like "
-                f"the baseline; --intended overrides), or {fix}"
-            )
-        else:
-            fresh = fresh_draws(result.verdict.get("seeds", []))
-            header = f"{experiment.name}: fresh seeds ({fresh}) train differently from the baseline {result.path}:"
-            fix = f"If the change is intended, {fix}"
-        fail(header, [*result.problems, *result.notes], fix)
+        header = f"{name}: {result.problems[0]} {result.path}:"
+        advice = "If the change is intended, add --intended to record it anyway, or " + fix
+        fail(header, [*result.problems[1:], *result.notes], advice)
 
 
 @by_name
 def test_initial_weights(experiment, harness_session):
     """The initial kernels are Glorot-uniform: within ±√(6/(fan_in+fan_out)), uniform in shape (no baseline needed)."""
-    verdict = harness_session.check_init(experiment.name)
-    if verdict.problems:
-        fail(f"{experiment.name}: the initial weights are not Glorot-uniform:", verdict.problems, "")
+    part = harness_session.init_verdict(experiment.name)
+    if part.failed:
+        pytest.fail(part.message, pytrace=False)
 
 
 def test_no_orphaned_baselines(harness_session):

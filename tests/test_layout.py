@@ -1,4 +1,5 @@
-"""The packages' imports flow one way: no module imports, at any depth, one that imports it back.
+"""The packages' imports flow one way: no module imports, at any depth, one that imports it back,
+and no stage imports a stage below it in the data flow.
 
 Every import counts: at module level, inside a function (where a cycle hides until the function
 runs), and ``importlib.import_module`` with a constant name.
@@ -11,6 +12,25 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("harness", "experiments")
+#: The stages in data-flow order (``harness/__init__.py``): each may import only those before it.
+#: ``experiments`` (the course's exercises, as data) sits with the definition stage it fills.
+STAGES = (
+    "harness.core",
+    "harness.data",
+    "harness.experiment",
+    "experiments",
+    "harness.train",
+    "harness.measure",
+    "harness.firmware",
+    "harness.judge",
+    "harness.outputs",
+    "harness.bench",
+    "harness.session",
+    "harness.options",
+    "harness.plugin",
+    "harness.cli",
+    "harness.__main__",
+)
 
 
 def modules(root: Path, packages: tuple[str, ...]) -> dict[str, Path]:
@@ -66,6 +86,49 @@ def cycles(root: Path, packages: tuple[str, ...]) -> list[list[str]]:
     return found
 
 
+def stage_of(module: str, stages: tuple[str, ...]) -> int | None:
+    """The index of the stage ``module`` belongs to (``None``: the top-level ``harness`` package itself)."""
+    for index, stage in enumerate(stages):
+        if module == stage or module.startswith(stage + "."):
+            return index
+    return None
+
+
+def upward(root: Path, packages: tuple[str, ...], stages: tuple[str, ...]) -> list[str]:
+    """Each import of a later stage by an earlier one, as ``importer -> imported``; a module in no stage is one."""
+    files = modules(root, packages)
+    found = []
+    for name, path in files.items():
+        own = stage_of(name, stages)
+        if own is None and name not in packages:
+            found.append(f"{name}: in no stage")
+            continue
+        for dep in sorted(imported(name, path, set(files))):
+            theirs = stage_of(dep, stages)
+            if own is not None and theirs is not None and theirs > own:
+                found.append(f"{name} -> {dep}")
+    return found
+
+
+def test_each_stage_imports_only_the_stages_before_it():
+    assert upward(ROOT, PACKAGES, STAGES) == []
+
+
+def test_the_stage_check_sees_an_upward_import(tmp_path):
+    """The check above against a package where the first stage imports the second: it must fail."""
+    (tmp_path / "pkg" / "low").mkdir(parents=True)
+    (tmp_path / "pkg" / "high").mkdir()
+    for init in ("pkg", "pkg/low", "pkg/high"):
+        (tmp_path / init / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "high" / "b.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "low" / "a.py").write_text("def f():\n    from pkg.high import b\n")
+    stages = ("pkg.low", "pkg.high")
+    assert upward(tmp_path, ("pkg",), stages) == ["pkg.low.a -> pkg.high", "pkg.low.a -> pkg.high.b"]
+    (tmp_path / "pkg" / "low" / "a.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "high" / "b.py").write_text("from pkg.low import a\n")
+    assert upward(tmp_path, ("pkg",), stages) == [], "downward is the data flow"
+
+
 def test_no_module_imports_one_that_imports_it_back():
     assert cycles(ROOT, PACKAGES) == []
 
@@ -86,3 +149,35 @@ def test_the_walk_finds_a_cycle_hidden_in_a_function_or_behind_importlib(tmp_pat
         assert cycles(root, ("pkg",)) == [["pkg.a", "pkg.b", "pkg.a"]], kind
     (root / "pkg" / "b.py").write_text("x = 1\n")
     assert cycles(root, ("pkg",)) == [], "one way is no cycle"
+
+
+def unexplained_late_imports(root: Path, packages: tuple[str, ...]) -> list[str]:
+    """Imports inside a function whose group carries no comment saying why they wait."""
+    found = []
+    for name, path in modules(root, packages).items():
+        lines = path.read_text().splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            previous_end = None
+            for node in ast.walk(function):
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    grouped = previous_end is not None and node.lineno == previous_end + 1
+                    previous_end = node.end_lineno
+                    if not grouped and "#" not in lines[node.lineno - 1]:
+                        found.append(f"{name}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return found
+
+
+def test_each_import_inside_a_function_says_why_it_waits():
+    """Keras after the backend choice, an optional or slow library where it is used: each one says which."""
+    assert unexplained_late_imports(ROOT, PACKAGES) == []
+
+
+def test_the_reason_check_sees_a_silent_late_import(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("def f():\n    import json\n    import os\n")
+    assert unexplained_late_imports(tmp_path, ("pkg",)) == ["pkg.a:2: import json"]
+    (tmp_path / "pkg" / "a.py").write_text("def f():\n    import json  # why\n    import os\n")
+    assert unexplained_late_imports(tmp_path, ("pkg",)) == []

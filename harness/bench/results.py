@@ -177,10 +177,10 @@ def reference_index(machines: Sequence[Machine], given: str | None) -> int:
 def plot(machines: Sequence[Machine], rows: Sequence[Row], out: Path) -> Path:
     """Time to the target accuracy per exercise and machine, as horizontal bars (log scale): the figure a
     benchmarker draws by hand. Benchmarks without a time to target are left out; none at all is an error."""
-    import matplotlib
+    import matplotlib  # matplotlib: only where a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib: only where a figure is drawn
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     timed = [r for r in rows if r.to_target is not None]

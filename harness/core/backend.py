@@ -85,11 +85,11 @@ def deterministic() -> None:
     """Ask the active backend for deterministic kernels: same seed, same numbers on the same machine."""
     name = active()
     if name == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the backend's own library: only when it is the one in use
 
         tf.config.experimental.enable_op_determinism()
     elif name == "torch":
-        import torch
+        import torch  # the backend's own library: only when it is the one in use
 
         torch.use_deterministic_algorithms(True)
 
@@ -102,7 +102,7 @@ TORCH_THREADS = 1
 def tune() -> None:
     """Per-backend settings that make the harness's tiny model train at a sensible speed (after Keras is imported)."""
     if active() == "torch" and "OMP_NUM_THREADS" not in os.environ:
-        import torch
+        import torch  # the backend's own library: only when it is the one in use
 
         torch.set_num_threads(TORCH_THREADS)
 

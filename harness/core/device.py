@@ -12,7 +12,7 @@ from harness.core.environment import fingerprint
 
 def device_info() -> dict[str, object]:
     """Where the numbers were measured: accelerator or CPU, versions, oneDNN and thread settings."""
-    import keras
+    import keras  # Keras: only after the backend is chosen
 
     info: dict[str, object] = {
         "backend": keras.backend.backend(),
@@ -29,17 +29,17 @@ def device_info() -> dict[str, object]:
     info["accelerators"] = accelerators
     info["device"] = accelerators[0]["name"] if accelerators else f"{info['cpu']} ({info['cpu_count']} cores)"
     if info["backend"] == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the backend's own library: only when it is the one in use
 
         info["tensorflow"] = tf.__version__
         info["intra_op_threads"] = tf.config.threading.get_intra_op_parallelism_threads()
         info["inter_op_threads"] = tf.config.threading.get_inter_op_parallelism_threads()
     elif info["backend"] == "jax":
-        import jax
+        import jax  # the backend's own library: only when it is the one in use
 
         info["jax"] = jax.__version__
     elif info["backend"] == "torch":
-        import torch
+        import torch  # the backend's own library: only when it is the one in use
 
         info["torch"] = torch.__version__
         info["intra_op_threads"] = torch.get_num_threads()
@@ -59,7 +59,7 @@ def _jit(backend: str) -> str:
 
 def _accelerators(backend: str) -> list[dict[str, object]]:
     if backend == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the backend's own library: only when it is the one in use
 
         found = []
         for gpu in tf.config.list_physical_devices("GPU"):
@@ -67,7 +67,7 @@ def _accelerators(backend: str) -> list[dict[str, object]]:
             found.append({"name": details.get("device_name", gpu.name), "kind": "GPU"})
         return found
     if backend == "jax":
-        import jax
+        import jax  # the backend's own library: only when it is the one in use
 
         return [
             {"name": d.device_kind, "kind": d.platform.upper(), "memory_bytes": _jax_memory(d)}
@@ -75,7 +75,7 @@ def _accelerators(backend: str) -> list[dict[str, object]]:
             if d.platform != "cpu"
         ]
     if backend == "torch":
-        import torch
+        import torch  # the backend's own library: only when it is the one in use
 
         if not torch.cuda.is_available():
             return []
@@ -87,7 +87,7 @@ def _accelerators(backend: str) -> list[dict[str, object]]:
 
 
 def _torch_memory(index: int) -> int:
-    import torch
+    import torch  # the backend's own library: only when it is the one in use
 
     return int(torch.cuda.get_device_properties(index).total_memory)
 
@@ -117,6 +117,6 @@ def wait_for_device(value: object) -> None:
 
 
 def _uses_tf() -> bool:
-    import keras
+    import keras  # Keras: only after the backend is chosen
 
     return keras.backend.backend() == "tensorflow"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from harness.core.errors import DatasetError
 from harness.core.files import atomic
@@ -84,7 +85,6 @@ def load_openml(cache_dir: Path) -> Dataset:
     The first process (of several pytest-xdist workers, say) downloads under a file lock; the
     others wait for it and read the parsed copy.
     """
-    from filelock import FileLock, Timeout
 
     parsed = cache_dir / f"{OPENML_NAME}.npz"
     if parsed.exists():
@@ -108,7 +108,7 @@ def load_openml(cache_dir: Path) -> Dataset:
 
 
 def _download_openml(cache_dir: Path, parsed: Path) -> Dataset:
-    from sklearn.datasets import fetch_openml
+    from sklearn.datasets import fetch_openml  # scikit-learn's OpenML loader: only when OpenML is asked for
 
     try:
         with warnings.catch_warnings():  # sklearn warns before each retry; we report the outcome once
@@ -148,7 +148,7 @@ def load_file(path: Path, name: str | None = None) -> Dataset:
                 if missing:
                     raise DatasetError(f"{path}: missing array(s) {', '.join(sorted(missing))}; expected X and y")
                 return validate(npz["X"], npz["y"], source=str(path), name=name)
-        import pandas as pd
+        import pandas as pd  # pandas: only to read a .csv or .parquet file
 
         frame = pd.read_parquet(path) if suffix == ".parquet" else _read_csv(pd, path)
     except DatasetError:

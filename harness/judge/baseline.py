@@ -62,7 +62,7 @@ BASELINE_METRICS: tuple[str, ...] = (
 @functools.cache
 def interval_factor(n: int) -> float:
     """``t(1 − ALPHA/2, n − 1) · √(1 + 1/n)``: σ-multiples of a one-seed prediction interval."""
-    from scipy.stats import t
+    from scipy.stats import t  # scipy: seconds to import, only where its statistic is computed
 
     return float(t.ppf(1 - ALPHA / 2, n - 1) * math.sqrt(1 + 1 / n)) if n >= 2 else 0.0
 

@@ -1,7 +1,8 @@
 """Assertions: does a run show the behaviour its exercise expects?
 
 Each :class:`~harness.experiment.Expectation` becomes one :class:`Outcome`; a test fails
-with every outcome listed, so the message shows observed value, bound and reference at once.
+with every outcome listed (:func:`harness.judge.verdict.behaviour`), so the message shows observed
+value, bound and reference at once.
 """
 
 from __future__ import annotations
@@ -46,10 +47,3 @@ def check_behaviour(
             reference_value = references[expectation.reference][expectation.metric]
         outcomes.append(Outcome(expectation, metrics[expectation.metric], expectation.bound(reference_value)))
     return outcomes
-
-
-def failure_report(experiment: Experiment, outcomes: list[Outcome], seed: int) -> str:
-    """The assertion message: every expectation, failing ones marked, and how to look closer."""
-    lines = [f"{experiment.name} (seed {seed}) does not show the expected behaviour:"]
-    lines += [f"  {outcome}" for outcome in outcomes]
-    return "\n".join(lines)

@@ -74,7 +74,7 @@ def holm(tests: Sequence[Test], alpha: float = ALPHA) -> list[Test]:
 
 def detectable_shift(n_a: int, n_b: int, alpha: float, power: float = POWER) -> float:
     """Smallest location shift, in σ, a two-sided Mann–Whitney test at ``alpha`` finds with ``power`` (normal data)."""
-    from scipy.stats import norm
+    from scipy.stats import norm  # scipy: seconds to import, only where its statistic is computed
 
     z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
     return float(z * math.sqrt(1 / n_a + 1 / n_b) / math.sqrt(MWU_EFFICIENCY))
@@ -93,7 +93,7 @@ def _smd(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _metric(exercise: str, name: str, a: Sequence[float], b: Sequence[float]) -> Test:
-    from scipy.stats import mannwhitneyu
+    from scipy.stats import mannwhitneyu  # scipy: seconds to import, only where its statistic is computed
 
     x, y = _finite(a), _finite(b)
     n = (len(x), len(y))
@@ -108,7 +108,7 @@ def _metric(exercise: str, name: str, a: Sequence[float], b: Sequence[float]) ->
 
 
 def _diverged(a: Baseline, b: Baseline) -> Test:
-    from scipy.stats import fisher_exact
+    from scipy.stats import fisher_exact  # scipy: seconds to import, only where its statistic is computed
 
     x, y = (np.asarray(base.metrics["loss"].values, dtype=np.float64) for base in (a, b))
     table = [

@@ -117,7 +117,7 @@ def _tables(totals: Sequence[int], k: int):
 
 def uniform_pvalue(scaled: Sequence[float]) -> float:
     """Kolmogorov–Smirnov p-value that ``scaled`` are independent draws from U(−1, 1)."""
-    from scipy.stats import kstest
+    from scipy.stats import kstest  # scipy: seconds to import, only where its statistic is computed
 
     values = np.asarray(scaled, dtype=np.float64)
     if values.size == 0:

@@ -20,6 +20,7 @@ from harness.core.files import read_json, write_text
 from harness.core.tables import aligned, markdown_table
 from harness.experiment import PROFILES, Experiment
 from harness.judge import baseline as baselines
+from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
 from harness.outputs.artifacts import VERDICT, plan_comparisons
 from harness.outputs.plots import band
@@ -70,19 +71,19 @@ class ExerciseReport:
     @property
     def behaviour(self) -> str:
         if not self.asserted:
-            return "not asserted"
+            return verdicts.NOT_ASSERTED
         if self.outcomes is None:
-            return "not run"
-        return "pass" if all(o.passed for o in self.outcomes) else "fail"
+            return verdicts.NOT_RUN
+        return verdicts.behaviour(self.experiment, self.outcomes, True, 0).status  # the tests' own rule
 
     @property
     def regression(self) -> str:
         """The recorded verdict; else ``missing`` (no baseline file to judge against) or ``not run``."""
         if self.verdict is not None:
             if self.verdict.get("recorded") and not self.problems:
-                return "recorded"
-            return "fail" if self.problems else "pass"
-        return "missing" if self.baseline is None else "not run"
+                return verdicts.RECORDED
+            return verdicts.FAIL if self.problems else verdicts.PASS
+        return verdicts.MISSING if self.baseline is None else verdicts.NOT_RUN
 
     @property
     def tier(self) -> str:

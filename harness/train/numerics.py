@@ -63,11 +63,11 @@ def _compiled(fn):
     """``fn`` as Keras's trainer runs a step here: XLA-jitted on JAX, a graph on TensorFlow, eager on PyTorch."""
     name = keras.backend.backend()
     if name == "jax":
-        import jax
+        import jax  # the backend's own library: only when it is the one in use
 
         return jax.jit(fn)
     if name == "tensorflow":
-        import tensorflow as tf
+        import tensorflow as tf  # the backend's own library: only when it is the one in use
 
         return tf.function(fn)
     return fn

@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from filelock import FileLock
+
 from harness.core.quiet import tensorflow_noise_filtered
 from harness.data import dataset as datasets
 from harness.data.prepare import Split, prepare
@@ -63,7 +65,6 @@ class Runs:
         return run
 
     def _shared(self, name: str, seed: int) -> TrainingRun:
-        from filelock import FileLock
 
         self.store.mkdir(parents=True, exist_ok=True)
         path = self.store / f"{name}-seed{seed}.npz"

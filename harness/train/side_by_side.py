@@ -48,7 +48,7 @@ import numpy as np
 from harness.core import backend
 from harness.data.prepare import Split
 from harness.experiment import Experiment, Profile, Variant
-from harness.measure.metrics import LAYERS
+from harness.experiment.vocabulary import LAYERS
 from harness.train.training import (
     STEPS_PER_EXECUTION,
     EpochCallback,

@@ -11,7 +11,7 @@ def pytest_configure(config):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     """pytest-benchmark knows nothing of GPUs or Keras backends: add what the harness sees."""
-    from harness.bench.results import device_info
+    from harness.core.device import device_info
 
     machine_info["jet_harness"] = device_info()
 
@@ -27,6 +27,6 @@ def full_split():
 
 @pytest.fixture(scope="session")
 def device():
-    from harness.bench.results import device_info
+    from harness.core.device import device_info
 
     return device_info()

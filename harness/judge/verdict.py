@@ -1,0 +1,139 @@
+"""One exercise's verdict: its behaviour, its baseline and its initial weights, judged once.
+
+Every front end reads this type: the exercise tests fail with :attr:`Part.message`, ``harness
+run`` prints the table and writes ``--json`` from :meth:`Verdict.as_dict`, and the report shows
+the same statuses. The advice that names the command fixing a failure is written here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.errors import BaselineError
+from harness.experiment import Experiment
+from harness.judge.baseline import fresh_draws
+from harness.judge.checks import Outcome
+from harness.judge.initial import InitVerdict
+
+PASS, FAIL, MISSING, NOT_ASSERTED, NOT_RUN, RECORDED = "pass", "fail", "missing", "not asserted", "not run", "recorded"
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    """``problems``: the regression, one line each; ``tier``: which tier decided (``exact``,
+    ``statistical``, or ``None`` for the data baseline); ``notes``: what the reader should know
+    (why the exact tier did not apply, a weak baseline, a fresh sample that learned little)."""
+
+    path: Path
+    problems: list[str]
+    tier: str | None = None
+    notes: list[str] = field(default_factory=list)
+    verdict: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One of an exercise's checks: a status, and where it failed, what failed and how to fix it."""
+
+    status: str
+    header: str = ""
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    advice: str = ""
+    tier: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in {FAIL, MISSING}
+
+    @property
+    def message(self) -> str:
+        """The failure as a test reports it: the header, each problem and note indented, then the advice."""
+        lines = [f"  {line}" for line in (*self.problems, *self.notes)]
+        return "\n".join([self.header, *lines, *([self.advice] if self.advice else [])])
+
+
+def update_advice(command: str) -> str:
+    return f"create or update it with: {command}"
+
+
+def behaviour(experiment: Experiment, outcomes: Sequence[Outcome], asserted: bool, seed: int) -> Part:
+    """Every expectation listed, failing ones marked; ``not asserted`` where the profile trains too little."""
+    held = all(o.passed for o in outcomes)
+    status = NOT_ASSERTED if not asserted else PASS if held else FAIL
+    header = f"{experiment.name} (seed {seed}) does not show the expected behaviour:"
+    shown = () if asserted else ("shown here" if held else "not shown here",)
+    return Part(status, header, tuple(str(o) for o in outcomes), shown)
+
+
+def baseline(name: str, result: BaselineResult | BaselineError, seed: int, update: str, record: str) -> Part:
+    """The regression guard's verdict. ``update`` re-creates the baseline; ``record`` re-records the exact record."""
+    if isinstance(result, BaselineError):
+        return Part(MISSING, f"{result}; {update_advice(update)}")
+    if not result.problems:
+        return Part(PASS, notes=tuple(result.notes), tier=result.tier)
+    if result.tier == "exact":
+        header = f"{name}: seed {seed} no longer trains to its exact record in {result.path}:"
+        advice = (
+            f"If intended, re-record with: {record} (it records only where fresh seeds still train like "
+            f"the baseline; --intended overrides), or {update_advice(update)}"
+        )
+    else:
+        fresh = fresh_draws(result.verdict.get("seeds", []))
+        header = f"{name}: fresh seeds ({fresh}) train differently from the baseline {result.path}:"
+        advice = f"If the change is intended, {update_advice(update)}"
+    return Part(FAIL, header, tuple(result.problems), tuple(result.notes), advice, result.tier)
+
+
+def initial(name: str, checked: InitVerdict) -> Part:
+    header = f"{name}: the initial weights are not Glorot-uniform:"
+    return Part(FAIL if checked.problems else PASS, header, tuple(checked.problems))
+
+
+def data(result: BaselineResult | BaselineError, update: str) -> Part:
+    """The training data against ``_data.json``: no seed moves it, so any deviation is a change."""
+    if isinstance(result, BaselineError):
+        return Part(MISSING, f"{result}; {update_advice(update)}")
+    if not result.problems:
+        return Part(PASS)
+    advice = f"if the data changed on purpose, update it with: {update}"
+    return Part(FAIL, f"the training data differs from {result.path}:", tuple(result.problems), advice=advice)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """An exercise's three checks; it failed when any one of them did."""
+
+    exercise: str
+    behaviour: Part
+    baseline: Part
+    init: Part
+
+    @property
+    def failed(self) -> bool:
+        return self.behaviour.failed or self.baseline.failed or self.init.failed
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``--json`` and artifact form."""
+        baseline = self.baseline
+        problems = [baseline.header] if baseline.status == MISSING else list(baseline.problems)
+        if baseline.status == FAIL:
+            problems.append(baseline.advice)
+        found: dict[str, object] = {
+            "behaviour": self.behaviour.status,
+            "baseline": baseline.status,
+            "expectations": list(self.behaviour.problems),
+            "problems": problems,
+        }
+        if baseline.status != MISSING:
+            found.update(tier=baseline.tier, notes=list(baseline.notes))
+        found.update(init=self.init.status, init_problems=list(self.init.problems), failed=self.failed)
+        return found
+
+
+def data_dict(part: Part) -> dict[str, object]:
+    """``test_data_unchanged``'s verdict in the ``--json`` form."""
+    problems = [part.header] if part.status == MISSING else list(part.problems)
+    return {"verdict": part.status, "problems": problems, "failed": part.failed}
