@@ -6,11 +6,11 @@ against a reference trained with the same seed. Then create its baselines with
 ``pytest --update-baselines -k NAME``.
 
 The margins were set from 20 seeds of the 40-epoch ``quick`` profile and kept unchanged when
-it grew to 60 epochs; README, "Profiles", lists the effects measured over every seed tried.
+it grew to 60 epochs; docs/exercises.md, "Profiles", lists the effects measured over every seed tried.
 The notebook also saw L1 shrink fc1's largest weight; on the surrogate the few weights L1
 keeps stay as large as without it, so that is not asserted.
 
-Every behaviour holds on every Keras backend except ``lr_0.1``'s fate (README, "Backends"):
+Every behaviour holds on every Keras backend except ``lr_0.1``'s fate (docs/backends.md):
 TensorFlow computes the cross-entropy from the logits the softmax layer cached, so its weights
 grow (or overflow); JAX and PyTorch clip the softmax's probabilities to [1e-7, 1 - 1e-7], a
 saturated softmax gets no gradient there: most seeds stick at one class with the loss at the

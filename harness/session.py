@@ -155,7 +155,7 @@ class Session:
             artifacts.save_verdict(self.run_root, self.settings, name, record)
         return result
 
-    def _statistical(self, name: str, stored: baseline.Baseline) -> guard.Verdict:
+    def _statistical(self, name: str, stored: baseline.Baseline) -> guard.StatisticalVerdict:
         """Fresh draws (never a stored one) trained as the baseline's were, compared with the stored seeds.
 
         The first draw is the session seed's own ``model.fit`` run: the user's path, judged as one of the
@@ -179,7 +179,7 @@ class Session:
         ]
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
         notes = (*verdict.notes, *([weak] if weak else []))
-        return guard.Verdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
+        return guard.StatisticalVerdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
 
     def _exchangeable(self, name: str, stored: baseline.Baseline) -> None:
         """Refuse stored seeds that fresh ones are not draws of: another trainer's, or another backend's."""

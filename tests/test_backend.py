@@ -115,7 +115,7 @@ def test_the_model_name_is_safe_for_every_backend_and_layers_keep_the_notebooks_
 
 
 def test_the_loss_after_a_softmax_uses_logits_only_where_the_table_says():
-    """README, "Backends": why lr_0.1 saturates on JAX and PyTorch. A softmax saturated on a wrong
+    """docs/backends.md: why lr_0.1 saturates on JAX and PyTorch. A softmax saturated on a wrong
     class still pushes its logits back on TensorFlow (the loss is computed from the cached logits);
     where the probabilities are clipped, the gradient is zero."""
     import keras

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from harness.core.errors import BaselineError
 from harness.judge import baseline
-from harness.judge.baseline import ALPHA, Reference, interval_factor
+from harness.judge.baseline import ALPHA, Reference
+from harness.judge.stats import interval_factor
 
 
 def metrics(accuracy: float, **extra: float) -> dict[str, float]:
@@ -29,7 +30,7 @@ def test_tolerance_is_the_prediction_interval_for_one_more_seed():
     ref = Reference((0.70, 0.71, 0.72))
     assert ref.mean == pytest.approx(0.71)
     assert ref.spread == pytest.approx(0.01)
-    factor = interval_factor(3)
+    factor = interval_factor(3, ALPHA)
     assert ref.tolerance == pytest.approx(factor * 0.01)
     assert (ref.low, ref.high) == (pytest.approx(0.71 - factor * 0.01), pytest.approx(0.71 + factor * 0.01))
 
@@ -41,7 +42,7 @@ def test_tolerance_is_the_prediction_interval_for_one_more_seed():
 def test_interval_factor_is_students_t_at_alpha(n, t_quantile):
     """Few seeds, wide intervals: that is what the seed spread honestly supports."""
     assert ALPHA == 1e-4
-    assert interval_factor(n) == pytest.approx(t_quantile * math.sqrt(1 + 1 / n), rel=1e-3)
+    assert interval_factor(n, ALPHA) == pytest.approx(t_quantile * math.sqrt(1 + 1 / n), rel=1e-3)
 
 
 def test_weight_statistics_are_compared_on_an_asinh_scale():

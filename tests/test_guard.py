@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from harness.core import environment
 from harness.core.environment import EXACT_KEYS
-from harness.judge import exact, guard, initial, ranks
+from harness.judge import exact, guard, initial, stats
 
 small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few distinct values: many ties
 
@@ -20,7 +20,7 @@ small = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=5)  # few di
 def brute_rank_sum(fresh: list[float], stored: list[float]) -> float:
     """The definition: the share of all splits whose rank sum is at least as far from its mean.
 
-    Mid-ranks from scipy, not from :mod:`harness.judge.ranks`: a mid-rank bug there must not pass both sides.
+    Mid-ranks from scipy, not from :mod:`harness.judge.stats`: a mid-rank bug there must not pass both sides.
     """
     from scipy.stats import rankdata
 
@@ -35,7 +35,7 @@ def brute_rank_sum(fresh: list[float], stored: list[float]) -> float:
 @settings(max_examples=150, deadline=None)
 @given(small, small)
 def test_rank_sum_pvalue_is_the_exact_permutation_pvalue_ties_included(fresh, stored):
-    assert ranks.rank_sum_pvalue(fresh, stored) == pytest.approx(brute_rank_sum(fresh, stored), abs=1e-12)
+    assert stats.rank_sum_pvalue(fresh, stored) == pytest.approx(brute_rank_sum(fresh, stored), abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -48,7 +48,7 @@ def test_the_false_alarm_rate_never_exceeds_the_level(pooled, alpha):
     for chosen in splits:
         fresh = [pooled[i] for i in chosen]
         stored = [pooled[i] for i in range(len(pooled)) if i not in chosen]
-        alarms += ranks.rank_sum_pvalue(fresh, stored) <= alpha
+        alarms += stats.rank_sum_pvalue(fresh, stored) <= alpha
     assert alarms / len(splits) <= alpha + 1e-12
 
 
@@ -59,12 +59,12 @@ def test_rank_sum_pvalue_agrees_with_scipy_without_ties():
     for _ in range(5):
         fresh, stored = rng.normal(size=6), rng.normal(size=30) + 0.7
         expected = mannwhitneyu(fresh, stored, method="exact").pvalue
-        assert ranks.rank_sum_pvalue(fresh, stored) == pytest.approx(expected, rel=1e-9)
+        assert stats.rank_sum_pvalue(fresh, stored) == pytest.approx(expected, rel=1e-9)
 
 
 def test_a_missing_number_ranks_beyond_infinity_and_is_never_typical():
-    assert list(ranks.midranks([math.nan, 1.0, math.inf, 1.0])) == [4.0, 1.5, 3.0, 1.5]
-    assert ranks.rank_sum_pvalue([math.nan] * 6, list(range(40))) < 1e-6
+    assert list(stats.midranks([math.nan, 1.0, math.inf, 1.0])) == [4.0, 1.5, 3.0, 1.5]
+    assert stats.rank_sum_pvalue([math.nan] * 6, list(range(40))) < 1e-6
 
 
 @settings(max_examples=80, deadline=None)
@@ -73,7 +73,7 @@ def test_two_category_shares_are_fishers_exact_test(a, b, c, d):
     from scipy.stats import fisher_exact
 
     expected = fisher_exact([[a, b], [c, d]]).pvalue
-    assert ranks.shares_pvalue([a, b], [c, d]) == pytest.approx(min(1.0, expected), rel=1e-9, abs=1e-12)
+    assert stats.shares_pvalue([a, b], [c, d]) == pytest.approx(min(1.0, expected), rel=1e-9, abs=1e-12)
 
 
 def test_three_category_shares_by_brute_force():
@@ -83,7 +83,7 @@ def test_three_category_shares_by_brute_force():
     draws = [tuple(np.bincount([labels[i] for i in s], minlength=3)) for s in itertools.combinations(range(14), 4)]
     frequency = {d: draws.count(d) / len(draws) for d in set(draws)}
     expected = sum(p for p in frequency.values() if p <= frequency[tuple(fresh)] * (1 + 1e-9))
-    assert ranks.shares_pvalue(fresh, stored) == pytest.approx(expected)
+    assert stats.shares_pvalue(fresh, stored) == pytest.approx(expected)
 
 
 def test_uniform_initial_weights_pass_and_glorot_normal_fails():
@@ -204,7 +204,7 @@ def test_the_required_baseline_reaches_the_power_target_and_one_seed_fewer_does_
 
 def exact_size(n: int, k: int, alpha: float) -> float:
     """P(p ≤ alpha) when nothing changed, from the rank sum's exact null distribution (untied data)."""
-    sums, probs = ranks._null(tuple(2 * r for r in range(1, n + k + 1)), k)
+    sums, probs = stats._null(tuple(2 * r for r in range(1, n + k + 1)), k)
     distance = np.abs(sums - k * (n + k + 1))
     pvalues = np.array([probs[distance >= d * (1 - 1e-12)].sum() for d in distance])
     return float(probs[pvalues <= alpha].sum())
@@ -298,6 +298,6 @@ def test_too_few_fresh_seeds_are_refused_before_they_train_with_the_count_that_c
     assert guard.fresh_problem(4, 1) is None and guard.fresh_problem(3, 3) is None
     assert guard.weakness([{"loss": 0.5, "val_loss": 0.5}] * 40, 2).startswith("weak baseline: with 2 fresh seeds")
     # the bound is the rank test's own: the most extreme arrangement of 4 fresh seeds reaches it exactly
-    assert ranks.rank_sum_pvalue([-4.0, -3.0, -2.0, -1.0], list(range(40))) == pytest.approx(
+    assert stats.rank_sum_pvalue([-4.0, -3.0, -2.0, -1.0], list(range(40))) == pytest.approx(
         guard.smallest_pvalue(40, 4)
     )

@@ -181,3 +181,24 @@ def test_the_reason_check_sees_a_silent_late_import(tmp_path):
     assert unexplained_late_imports(tmp_path, ("pkg",)) == ["pkg.a:2: import json"]
     (tmp_path / "pkg" / "a.py").write_text("def f():\n    import json  # why\n    import os\n")
     assert unexplained_late_imports(tmp_path, ("pkg",)) == []
+
+
+def test_a_plain_install_holds_every_stage(tmp_path):
+    """``pip install .`` (not editable) must ship each stage's subpackage: a bare package list once dropped them."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy: pip builds in the tree, and a stale build/ there would hide the loss
+    for name in PACKAGES:
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    wheel = [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "--no-build-isolation", "-q"]
+    built = subprocess.run([*wheel, "-w", str(tmp_path)], cwd=source, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = tmp_path.glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {str(path.relative_to(ROOT)) for path in modules(ROOT, PACKAGES).values()}
+    assert wanted - shipped == set()

@@ -21,7 +21,7 @@ def a_run(root: Path, backend: str, version: str, epoch_ends: list[float]) -> Pa
         run.history["val_accuracy"] = [0.3, 0.5, 0.7] + [0.7] * 7
         artifacts.save_run(run, folder, SETTINGS, with_plots=False)
     test = guard.Comparison("accuracy (learning seeds)", 10, 40, 0.5, 1.6e-5, "median 0.5", "median 0.5")
-    artifacts.save_verdict(folder, SETTINGS, "sgd", guard.Verdict(tuple(range(40, 50)), (test,)).to_json())
+    artifacts.save_verdict(folder, SETTINGS, "sgd", guard.StatisticalVerdict(tuple(range(40, 50)), (test,)).to_json())
     session = {"label": SETTINGS.label, "profile": "smoke", "backend": backend, "device": "cpu"}
     session |= {"environment": {"backend": backend, "backend_version": version}, "baselines_dir": str(root / "none")}
     (folder / SETTINGS.label / "session.json").write_text(json.dumps(session))

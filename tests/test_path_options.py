@@ -11,13 +11,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH_OPTIONS = ("--dataset", "--artifacts-dir", "--baselines-dir")
-#: A pytest command line in a README code span: ``pytest ...``.
+#: A pytest command line in a code span of the README or a docs page: ``pytest ...``.
 COMMAND = re.compile(r"`(pytest [^`]*)`")
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def test_every_pytest_command_in_the_readme_joins_path_options_with_equals():
+def pages() -> str:
+    return "\n".join(page.read_text() for page in PAGES)
+
+
+def test_every_pytest_command_in_the_docs_joins_path_options_with_equals():
     """A pasted ``pytest --dataset /data/jets.csv`` fails before this project's options exist."""
-    commands = COMMAND.findall((ROOT / "README.md").read_text())
+    commands = COMMAND.findall(pages())
     assert len(commands) > 10
     spaced = [c for c in commands if re.search(rf"({'|'.join(PATH_OPTIONS)}) +[^-\s]", c)]
     assert spaced == []
@@ -39,4 +44,4 @@ def test_a_path_outside_the_repository_works_with_equals_and_the_space_form_fail
     assert "test_baseline[sgd]" in joined.stdout
     spaced = collect("--dataset", str(data))
     assert spaced.returncode == 4 and "unrecognized arguments: --dataset" in spaced.stderr
-    assert "fails with `unrecognized arguments: --dataset`" in (ROOT / "README.md").read_text()
+    assert "fails with `unrecognized arguments: --dataset`" in pages()

@@ -109,7 +109,7 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
 def judged(run_dir: Path, name: str, rejected: bool) -> None:
     """Store the guard's verdict on ``name`` as a test would: one rank test, rejected or not."""
     test = guard.Comparison("accuracy (learning seeds)", 6, 40, 1e-7 if rejected else 0.5, 1.6e-5, "median 0.5", "0.7")
-    verdict = guard.Verdict((40, 41, 42, 43, 44, 45), (test,))
+    verdict = guard.StatisticalVerdict((40, 41, 42, 43, 44, 45), (test,))
     artifacts.save_verdict(run_dir / RUN, SETTINGS, name, {**verdict.to_json(), "notes": ["exact tier did not apply"]})
 
 

@@ -79,7 +79,7 @@ def test_a_member_is_model_fit_given_its_draws(experiment: Experiment, data):
         np.testing.assert_array_equal(run.initial_kernels[layer], initial[layer], err_msg=layer)
     assert set(run.history) == set(history)
     # loss: Keras's metric (a mean over rows) against the lone loss tracker (batch means weighed by size);
-    # l1's training loss takes its penalty at the epoch's midpoint (harness/side_by_side.py says why)
+    # l1's training loss takes its penalty at the epoch's midpoint (harness/train/side_by_side.py says why)
     loss_rtol = 2e-3 if experiment.variant.l1 else 1e-5
     for key in history:
         rtol = loss_rtol if key == "loss" else 1e-5

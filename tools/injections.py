@@ -1,4 +1,4 @@
-"""Which injected regressions does the guard catch? The README's table, reproducible: ``python tools/injections.py``.
+"""Which injected regressions does the guard catch? docs/guard.md's table, reproducible: ``python tools/injections.py``.
 
 Each row patches one thing in the training path (Keras, the data, the harness), in a fresh
 process, then judges the exercises it touches (quick profile, seed 0) twice:
@@ -307,7 +307,7 @@ def judge_row(name: str, exact_only: bool = False) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    """The README's Markdown table: caught by the exact tier; caught without it, and by what."""
+    """docs/guard.md's Markdown table: caught by the exact tier; caught without it, and by what."""
     lines = ["| injected change | exact tier | without the exact tier |", "| --- | --- | --- |"]
     for r in results:
         exact_hits = [e for e, v in r["exercises"].items() if v["exact"]["tier"] == "exact" and v["exact"]["problems"]]

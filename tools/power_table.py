@@ -1,6 +1,6 @@
 """What shift must a metric make to be caught 90 % of the time? Old rule vs new, on the stored seeds.
 
-``python tools/power_table.py [LABEL]`` (default ``surrogate-quick``) prints the README's table.
+``python tools/power_table.py [LABEL]`` (default ``surrogate-quick``) prints docs/guard.md's table.
 No training: the stored seeds are resampled (their heavy tails kept) and shifted by δ·σ.
 
 - old rule (until this change): two new seeds (the session's and its confirmation seed), the
@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from experiments import registry
-from harness.judge import baseline, guard, ranks
+from harness.judge import baseline, guard, stats
 
 METRICS = ("accuracy", "val_loss", "fc1.std_ratio")
 GRID = np.arange(0.25, 12.01, 0.25)
@@ -47,7 +47,7 @@ def new_rule(values: np.ndarray, shift: float, rng, k: int, alpha: float) -> flo
     for _ in range(DRAWS):
         idx = rng.permutation(len(values))
         fresh, rest = values[idx[:k]] + shift, values[idx[k:]]
-        hits += ranks.rank_sum_pvalue(fresh, rest) <= alpha
+        hits += stats.rank_sum_pvalue(fresh, rest) <= alpha
     return hits / DRAWS
 
 
@@ -63,7 +63,7 @@ def share_power(stored: tuple[int, ...], fresh_n: int, shares: np.ndarray, alpha
     hits = 0
     for _ in range(DRAWS):
         fresh = rng.multinomial(fresh_n, shares)
-        hits += ranks.shares_pvalue(tuple(int(c) for c in fresh), stored) <= alpha
+        hits += stats.shares_pvalue(tuple(int(c) for c in fresh), stored) <= alpha
     return hits / DRAWS
 
 

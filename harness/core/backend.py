@@ -22,7 +22,7 @@ DEFAULT = "tensorflow"
 #: Whether Keras's categorical cross-entropy after a softmax layer is computed from the softmax's logits.
 #: TensorFlow's softmax caches its logits on its output (``_keras_logits``, keras/src/backend/tensorflow/nn.py)
 #: and the loss uses them; JAX's and PyTorch's losses clip the probabilities to [ε, 1 − ε] (ε = 1e-7), so a
-#: softmax saturated beyond ε passes no gradient back. This decides ``lr_0.1``'s fate (README, "Backends").
+#: softmax saturated beyond ε passes no gradient back. This decides ``lr_0.1``'s fate (docs/backends.md).
 LOSS_FROM_SOFTMAX_LOGITS: dict[str, bool] = {"tensorflow": True, "jax": False, "torch": False}
 
 #: Batches per call into the backend, where Keras allows more than one: Keras 3's PyTorch trainer

@@ -14,7 +14,7 @@ substructure features:
   makes the scaling exercise meaningful, so it is kept on purpose.
 
 ``OVERLAP`` widens every resolution at once; it was calibrated so that the notebook's
-``full`` profile lands on the notebook's accuracies (see README).
+``full`` profile lands on the notebook's accuracies (docs/surrogate.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ baseline, whose moments no seed moves (any change beyond float rounding is a cha
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +27,7 @@ from harness.core.environment import differences, fingerprint
 from harness.core.errors import BaselineError
 from harness.core.files import first_line, json_number, read_json, write_text
 from harness.judge import exact as exact_tier
+from harness.judge import stats
 from harness.measure.metrics import LAYERS
 
 #: The repository's baselines folder: the default of ``--baselines-dir`` everywhere.
@@ -57,14 +57,6 @@ BASELINE_METRICS: tuple[str, ...] = (
     "epochs",
     *(f"{layer}.std_ratio" for layer in LAYERS),
 )
-
-
-@functools.cache
-def interval_factor(n: int) -> float:
-    """``t(1 − ALPHA/2, n − 1) · √(1 + 1/n)``: σ-multiples of a one-seed prediction interval."""
-    from scipy.stats import t  # scipy: seconds to import, only where its statistic is computed
-
-    return float(t.ppf(1 - ALPHA / 2, n - 1) * math.sqrt(1 + 1 / n)) if n >= 2 else 0.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ class Reference:
         """Half-width of the prediction interval, on the comparison scale."""
         if not self.finite:
             return 0.0
-        return max(interval_factor(len(self.finite)) * self.spread, ATOL + RTOL * abs(self.center))
+        return max(stats.interval_factor(len(self.finite), ALPHA) * self.spread, ATOL + RTOL * abs(self.center))
 
     @property
     def mean(self) -> float:
@@ -330,7 +322,7 @@ def own_label(label: str, backend: str) -> str:
 
 def resolve(root: Path, label: str, experiment: str, backend: str) -> Path:
     """The baseline a run on ``backend`` is judged against: its backend's own file where there is one
-    (README, "Backends": where the trained distributions differ), else the shared one TensorFlow trained."""
+    (docs/backends.md: where the trained distributions differ), else the shared one TensorFlow trained."""
     own = path_for(root, own_label(label, backend), experiment)
     return own if own.exists() else path_for(root, label, experiment)
 

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from harness.judge import stats
 from harness.judge.baseline import Baseline
+from harness.judge.guard import state
 
 ALPHA = 0.05
 PERMUTATIONS = 20_000
-POWER = 0.9
-#: Asymptotic relative efficiency of Mann–Whitney against the t test under normal data (3/π).
-MWU_EFFICIENCY = 3 / math.pi
 
 
 @dataclass(frozen=True)
@@ -63,39 +62,12 @@ def compare(a: Baseline, b: Baseline, permutations: int = PERMUTATIONS, seed: in
 
 def holm(tests: Sequence[Test], alpha: float = ALPHA) -> list[Test]:
     """Holm's step-down rejections at family-wise level ``alpha`` over all ``tests``."""
-    order = sorted(range(len(tests)), key=lambda i: tests[i].p)
-    rejected = [False] * len(tests)
-    for rank, i in enumerate(order):
-        if tests[i].p > alpha / (len(tests) - rank):
-            break
-        rejected[i] = True
+    rejected = stats.holm([t.p for t in tests], alpha)
     return [Test(**{**t.__dict__, "rejected": r}) for t, r in zip(tests, rejected, strict=True)]
 
 
-def detectable_shift(n_a: int, n_b: int, alpha: float, power: float = POWER) -> float:
-    """Smallest location shift, in σ, a two-sided Mann–Whitney test at ``alpha`` finds with ``power`` (normal data)."""
-    from scipy.stats import norm  # scipy: seconds to import, only where its statistic is computed
-
-    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
-    return float(z * math.sqrt(1 / n_a + 1 / n_b) / math.sqrt(MWU_EFFICIENCY))
-
-
-def _finite(values: Sequence[float]) -> np.ndarray:
-    array = np.asarray(values, dtype=np.float64)
-    return array[np.isfinite(array)]
-
-
-def _smd(x: np.ndarray, y: np.ndarray) -> float:
-    if len(x) < 2 or len(y) < 2:
-        return math.nan
-    pooled = math.sqrt(((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1)) / (len(x) + len(y) - 2))
-    return float((x.mean() - y.mean()) / pooled) if pooled > 0 else 0.0
-
-
 def _metric(exercise: str, name: str, a: Sequence[float], b: Sequence[float]) -> Test:
-    from scipy.stats import mannwhitneyu  # scipy: seconds to import, only where its statistic is computed
-
-    x, y = _finite(a), _finite(b)
+    x, y = stats.finite(a), stats.finite(b)
     n = (len(x), len(y))
     if min(n) < 2:  # too few numbers to test; how many seeds diverged is the Fisher test's
         return Test(exercise, name, "fewer than 2 finite values a side", n, 1.0)
@@ -103,21 +75,16 @@ def _metric(exercise: str, name: str, a: Sequence[float], b: Sequence[float]) ->
         return Test(exercise, name, "the same for every seed", n, 1.0, 0.0)
     if np.ptp(x) == 0 and np.ptp(y) == 0:
         return Test(exercise, name, "seed-invariant, differs", n, 0.0, math.inf)
-    p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
-    return Test(exercise, name, "Mann-Whitney U", n, p, _smd(x, y))
+    return Test(exercise, name, "Mann-Whitney U", n, stats.mann_whitney(x, y), stats.smd(x, y))
 
 
 def _diverged(a: Baseline, b: Baseline) -> Test:
-    from scipy.stats import fisher_exact  # scipy: seconds to import, only where its statistic is computed
-
-    x, y = (np.asarray(base.metrics["loss"].values, dtype=np.float64) for base in (a, b))
-    table = [
-        [int(np.sum(~np.isfinite(x))), int(np.sum(np.isfinite(x)))],
-        [int(np.sum(~np.isfinite(y))), int(np.sum(np.isfinite(y)))],
-    ]
-    p = 1.0 if table[0][0] == table[1][0] == 0 else float(fisher_exact(table).pvalue)
-    share = f"diverged {table[0][0]}/{len(x)} vs {table[1][0]}/{len(y)}"
-    return Test(a.experiment, share, "Fisher exact", (len(x), len(y)), p)
+    states = [[state(m) for m in base.per_seed()] for base in (a, b)]  # the guard's own "diverged"
+    diverged = [s.count("diverged") for s in states]
+    table = [[diverged[0], len(states[0]) - diverged[0]], [diverged[1], len(states[1]) - diverged[1]]]
+    p = 1.0 if diverged[0] == diverged[1] == 0 else stats.fisher(table)
+    share = f"diverged {diverged[0]}/{len(states[0])} vs {diverged[1]}/{len(states[1])}"
+    return Test(a.experiment, share, "Fisher exact", (len(states[0]), len(states[1])), p)
 
 
 def _curve(exercise: str, name: str, a, b, permutations: int, rng: np.random.Generator) -> Test:
@@ -130,15 +97,5 @@ def _curve(exercise: str, name: str, a, b, permutations: int, rng: np.random.Gen
     data = np.stack(keep)
     labels = np.zeros(len(keep), bool)
     labels[:n_a] = True
-    observed = _max_t(data, labels)
-    shuffled = np.array([_max_t(data, rng.permutation(labels)) for _ in range(permutations)])
-    p = float((1 + np.sum(shuffled >= observed)) / (1 + permutations))
+    observed, p = stats.max_t_permutation(data, labels, permutations, rng)
     return Test(exercise, f"{name} curve", f"max-|t| permutation ({epochs} epochs)", n, p, observed)
-
-
-def _max_t(data: np.ndarray, labels: np.ndarray) -> float:
-    x, y = data[labels], data[~labels]
-    se = np.sqrt(x.var(axis=0, ddof=1) / len(x) + y.var(axis=0, ddof=1) / len(y))
-    diff = np.abs(x.mean(axis=0) - y.mean(axis=0))
-    t = np.divide(diff, se, out=np.zeros_like(diff), where=se > 0)
-    return float(t.max())

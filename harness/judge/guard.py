@@ -12,9 +12,9 @@ exchangeable with the seeds the baseline stores. The rule, fixed before looking 
    ``dead`` (train and validation loss at ln 5, uniform guessing over five classes: the ReLUs
    died), ``saturated`` (train and validation loss at least :data:`SATURATED_LOSS`: the softmax
    is certain and wrong on most jets, where a clipped cross-entropy has no gradient left — JAX
-   and PyTorch at lr = 0.1, README "Backends") or ``learning``. lr = 0.1 trains to several;
+   and PyTorch at lr = 0.1, docs/backends.md) or ``learning``. lr = 0.1 trains to several;
    a change of the shares is a change.
-3. Per exercise, :data:`TESTS` exact tests (:mod:`harness.judge.ranks`), each at
+3. Per exercise, :data:`TESTS` exact tests (:mod:`harness.judge.stats`), each at
    :func:`per_test_alpha` (Bonferroni: any dependence between them is allowed):
 
    - the state shares (Freeman–Halton);
@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from harness.judge import ranks
+from harness.judge import stats
 from harness.measure.metrics import LAYERS
 
 SUITE_ALPHA = 1e-3
 #: Fresh seeds expected to learn per exercise. Against normal data k = 6 would do (99 % at 4σ with 40
-#: stored seeds, :func:`harness.judge.ranks.rank_sum_power`), but the stored seeds' tails are heavier: resampled,
+#: stored seeds, :func:`harness.judge.stats.rank_sum_power`), but the stored seeds' tails are heavier: resampled,
 #: a 4σ shift of adam's or sgd's accuracy was caught 90 % of the time only from k = 10 on
 #: (``tools/power_table.py``: δ90 4.75σ at k = 6, 4.0σ at k = 8 and 3.25σ at k = 10 for sgd's accuracy).
 FRESH_SEEDS = 10
@@ -164,10 +164,10 @@ def required_seeds(k: int = FRESH_SEEDS, n_exercises: int = 6) -> int:
     """The fewest stored trained seeds with which :data:`SHIFT` σ is caught with :data:`POWER` (normal data)."""
     alpha = per_test_alpha(n_exercises)
     largest = LARGEST_BASELINE  # asked once, not per n: a hopeless k would otherwise simulate every n up to it
-    if smallest_pvalue(largest, k) > alpha or ranks.rank_sum_power(largest, k, alpha, SHIFT) < POWER:
+    if smallest_pvalue(largest, k) > alpha or stats.rank_sum_power(largest, k, alpha, SHIFT) < POWER:
         raise ValueError(_unreachable(k))
     n = 2
-    while smallest_pvalue(n, k) > alpha or ranks.rank_sum_power(n, k, alpha, SHIFT) < POWER:
+    while smallest_pvalue(n, k) > alpha or stats.rank_sum_power(n, k, alpha, SHIFT) < POWER:
         n += 1
         if n > LARGEST_BASELINE:
             raise ValueError(_unreachable(k))
@@ -180,7 +180,7 @@ def _unreachable(k: int) -> str:
 
 def power(n_trained: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -> float:
     """The chance the guard flags a :data:`SHIFT` σ move of one metric with ``n_trained`` stored trained seeds."""
-    return ranks.rank_sum_power(n_trained, k, per_test_alpha(n_exercises), SHIFT)
+    return stats.rank_sum_power(n_trained, k, per_test_alpha(n_exercises), SHIFT)
 
 
 def weakness(stored: Sequence[Metrics], k: int = FRESH_SEEDS, n_exercises: int = 6) -> str | None:
@@ -250,7 +250,7 @@ class Comparison:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class StatisticalVerdict:
     """The statistical tier's answer for one exercise: the tests, and the invariants that moved."""
 
     seeds: tuple[int, ...]
@@ -278,7 +278,9 @@ class Verdict:
         }
 
 
-def judge(stored: Sequence[Metrics], fresh: Sequence[Metrics], seeds: Sequence[int], alpha: float) -> Verdict:
+def judge(
+    stored: Sequence[Metrics], fresh: Sequence[Metrics], seeds: Sequence[int], alpha: float
+) -> StatisticalVerdict:
     """Compare fresh seeds' metrics with the stored seeds' by the rule in the module docstring."""
     tests = [_shares(stored, fresh, alpha)]
     trained_stored = [m for m in stored if state(m) in TRAINED]
@@ -294,7 +296,7 @@ def judge(stored: Sequence[Metrics], fresh: Sequence[Metrics], seeds: Sequence[i
         notes.append(
             f"{len(trained_fresh)} of {len(fresh)} fresh seeds count as {over}: the metric tests had less power"
         )
-    return Verdict(tuple(seeds), tuple(tests), tuple(_moved(stored, fresh)), tuple(notes))
+    return StatisticalVerdict(tuple(seeds), tuple(tests), tuple(_moved(stored, fresh)), tuple(notes))
 
 
 def _pool(seeds: Sequence[Metrics]) -> str:
@@ -305,7 +307,7 @@ def _pool(seeds: Sequence[Metrics]) -> str:
 
 def _shares(stored: Sequence[Metrics], fresh: Sequence[Metrics], alpha: float) -> Comparison:
     f, s = counts(fresh), counts(stored)
-    p = ranks.shares_pvalue(f, s)
+    p = stats.shares_pvalue(f, s)
     return Comparison("/".join(STATES), len(fresh), len(stored), p, alpha, "/".join(map(str, f)), "/".join(map(str, s)))
 
 
@@ -314,7 +316,7 @@ def _ranks(
 ) -> Comparison:
     f = [m.get(name, math.nan) for m in fresh]
     s = [m.get(name, math.nan) for m in stored]
-    p = ranks.rank_sum_pvalue(f, s)
+    p = stats.rank_sum_pvalue(f, s)
     return Comparison(f"{label or name} ({over})", len(f), len(s), p, alpha, _median(f), _median(s))
 
 

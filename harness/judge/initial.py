@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.judge import ranks
+from harness.judge import stats
 
 #: Float32 rounding of L and of the draws: a weight may exceed L by a few ulps.
 SLACK = 1e-6
@@ -63,7 +63,7 @@ def check(initial_kernels: Mapping[str, np.ndarray], alpha: float) -> InitVerdic
         beyond[layer] = int(np.sum(~(np.abs(kernel) <= limit * (1 + SLACK))))
         scaled.append((kernel / limit).ravel())
     pooled = np.concatenate(scaled) if scaled else np.empty(0)
-    return InitVerdict(ranks.uniform_pvalue(pooled), alpha, _excess_kurtosis(pooled), beyond, int(pooled.size))
+    return InitVerdict(stats.uniform_pvalue(pooled), alpha, _excess_kurtosis(pooled), beyond, int(pooled.size))
 
 
 def _excess_kurtosis(values: np.ndarray) -> float:

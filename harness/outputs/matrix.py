@@ -2,7 +2,7 @@
 
 Reads only what each run wrote — ``session.json``, every exercise's ``metrics.json`` and
 ``verdict.json``, through :func:`harness.outputs.report.collect` — so it trains nothing and never judges
-a baseline again. ``python -m harness bench runs A B C`` prints it; README "Backends" quotes one.
+a baseline again. ``python -m harness bench runs A B C`` prints it; docs/backends.md quotes one.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from harness.core.files import json_number
 from harness.core.tables import aligned, markdown_table
 from harness.experiment.vocabulary import LAYERS
-from harness.judge.equivalence import detectable_shift
+from harness.judge.stats import detectable_shift
 
 
 def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> str:

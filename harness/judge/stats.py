@@ -1,4 +1,10 @@
-"""Exact, distribution-free tests of k fresh seeds against the n seeds a baseline stores.
+"""The harness's statistics, in one place: every test the guard, the seed comparisons and the report use.
+
+Which test is applied to which quantity, at which level, is each caller's rule
+(:mod:`~harness.judge.guard`, :mod:`~harness.judge.equivalence`, :mod:`~harness.judge.initial`);
+the arithmetic is here.
+
+Exact, distribution-free tests of k fresh seeds against the n seeds a baseline stores.
 
 Under "training did not change", the fresh seeds and the stored ones are exchangeable draws:
 every split of the n + k values into n stored and k fresh is equally likely, whatever the
@@ -14,6 +20,11 @@ probability at most α, with no normality and no seed study needed to show it.
   distribution is known without any baseline.
 - :func:`rank_sum_power`: the chance the rank-sum test flags a shift of normal data, by a
   seeded simulation: what a baseline of n seeds can detect.
+
+Two samples of seeds (two baselines: :mod:`~harness.judge.equivalence`): :func:`mann_whitney`,
+:func:`fisher`, :func:`max_t_permutation` over whole curves, :func:`holm` over a family, and
+:func:`detectable_shift`, what a comparison of that size can find. One seed against a baseline,
+for reading only: :func:`interval_factor`.
 """
 
 from __future__ import annotations
@@ -146,3 +157,79 @@ def rank_sum_power(n: int, k: int, alpha: float, shift: float = 4.0, draws: int 
     ranks = pooled.argsort(axis=1).argsort(axis=1) + 1
     doubled_sums = 2 * ranks[:, n:].sum(axis=1)
     return float(np.mean([int(s) in rejected for s in doubled_sums]))
+
+
+# --- two samples of seeds ---
+
+#: Asymptotic relative efficiency of Mann–Whitney against the t test under normal data (3/π).
+MWU_EFFICIENCY = 3 / math.pi
+
+
+def finite(values: Sequence[float]) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    return array[np.isfinite(array)]
+
+
+def smd(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 2 or len(y) < 2:
+        return math.nan
+    pooled = math.sqrt(((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1)) / (len(x) + len(y) - 2))
+    return float((x.mean() - y.mean()) / pooled) if pooled > 0 else 0.0
+
+
+def mann_whitney(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided Mann–Whitney U p-value (scipy's; rank-based, so heavy tails do not dominate)."""
+    from scipy.stats import mannwhitneyu  # scipy: seconds to import, only where its statistic is computed
+
+    return float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+
+
+def fisher(table: Sequence[Sequence[int]]) -> float:
+    """Fisher's exact test of a 2×2 table of counts."""
+    from scipy.stats import fisher_exact  # scipy: seconds to import, only where its statistic is computed
+
+    return float(fisher_exact(table).pvalue)
+
+
+def max_t_permutation(
+    data: np.ndarray, labels: np.ndarray, permutations: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """The largest per-column Welch |t| between the labelled rows and the rest, and its permutation p-value."""
+    observed = _max_t(data, labels)
+    shuffled = np.array([_max_t(data, rng.permutation(labels)) for _ in range(permutations)])
+    return observed, float((1 + np.sum(shuffled >= observed)) / (1 + permutations))
+
+
+def _max_t(data: np.ndarray, labels: np.ndarray) -> float:
+    x, y = data[labels], data[~labels]
+    se = np.sqrt(x.var(axis=0, ddof=1) / len(x) + y.var(axis=0, ddof=1) / len(y))
+    diff = np.abs(x.mean(axis=0) - y.mean(axis=0))
+    t = np.divide(diff, se, out=np.zeros_like(diff), where=se > 0)
+    return float(t.max())
+
+
+def holm(pvalues: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down rejections at family-wise level ``alpha``, in the order given."""
+    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
+    rejected = [False] * len(pvalues)
+    for rank, i in enumerate(order):
+        if pvalues[i] > alpha / (len(pvalues) - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def detectable_shift(n_a: int, n_b: int, alpha: float, power: float = 0.9) -> float:
+    """Smallest location shift, in σ, a two-sided Mann–Whitney test at ``alpha`` finds with ``power`` (normal data)."""
+    from scipy.stats import norm  # scipy: seconds to import, only where its statistic is computed
+
+    z = norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    return float(z * math.sqrt(1 / n_a + 1 / n_b) / math.sqrt(MWU_EFFICIENCY))
+
+
+@functools.cache
+def interval_factor(n: int, alpha: float) -> float:
+    """``t(1 − alpha/2, n − 1) · √(1 + 1/n)``: σ-multiples of a one-seed prediction interval."""
+    from scipy.stats import t  # scipy: seconds to import, only where its statistic is computed
+
+    return float(t.ppf(1 - alpha / 2, n - 1) * math.sqrt(1 + 1 / n)) if n >= 2 else 0.0
