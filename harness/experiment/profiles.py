@@ -23,7 +23,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # Grown from 40 epochs, where one seed in 40 left lr = 0.1's weights under 5× sgd's (docs/exercises.md, "Profiles").
+    # 60 epochs: at 40, lr = 0.1's weights stayed under 5× sgd's for one seed in 40 (docs/exercises.md, "Profiles").
     "quick": Profile("quick", n_jets=100_000, epochs=60),
     # The notebook's own settings.
     "full": Profile("full", n_jets=None, epochs=50),
