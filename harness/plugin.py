@@ -22,6 +22,7 @@ from harness.core.errors import HarnessError
 from harness.core.progress import Progress
 from harness.data import dataset
 from harness.experiment import Settings, profile
+from harness.firmware import missing as missing_firmware
 from harness.judge.baseline import DEFAULT_BASELINES
 from harness.judge.guard import fresh_problem, strength_problem
 from harness.outputs.folders import ensure_writable, new_run_id
@@ -35,11 +36,18 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os
 _SESSION = pytest.StashKey()
 _STORE = pytest.StashKey()
 _RUN_ID = pytest.StashKey()
+_FIRMWARE_SKIPPED = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("jet-harness", "jet-tagging exercise harness")
     options.add(group.addoption, options.OPTIONS, pytest=True)
+    group.addoption(
+        "--firmware-scan",
+        action="store_true",
+        help="with -m firmware: also convert each exercise at every point of the precision scan and draw it "
+        "(about 70 s per exercise on 2 cores)",
+    )
     group.addoption(
         "--update-baselines",
         action="store_true",
@@ -72,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "training: trains the MLP (deselect with -m 'not training')")
     config.addinivalue_line("markers", "exercise: one of an exercise's own tests (behaviour, baseline, weights)")
+    config.addinivalue_line("markers", "firmware: the trained models through hls4ml (its own step: pytest -m firmware)")
     try:  # before any test module imports Keras, which reads KERAS_BACKEND once; xdist workers inherit it
         _check_strength(config)
         backend.use(config.getoption("backend"))
@@ -136,6 +145,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     store = config.stash.get(_STORE, None)
     if store is not None and not hasattr(config, "workerinput"):
         shutil.rmtree(store, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k deselected theirs: count only what runs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Firmware tests run as their own step (``-m firmware``), and only where hls4ml and g++ are here."""
+    chosen = [item for item in items if item.get_closest_marker("firmware")]
+    if not chosen:
+        return
+    asked = "firmware" in (config.option.markexpr or "") and "not firmware" not in config.option.markexpr
+    reason = missing_firmware() if asked else "the firmware step runs on its own: pytest -m firmware"
+    if reason:
+        for item in chosen:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        config.stash[_FIRMWARE_SKIPPED] = (len(chosen), reason)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -227,6 +250,8 @@ def _say_what_k_selected(terminalreporter, keyword: str, exitstatus: int) -> Non
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if (skipped := config.stash.get(_FIRMWARE_SKIPPED, None)) and not hasattr(config, "workerinput"):
+        terminalreporter.write_line(f"jet-harness: {skipped[0]} firmware tests skipped: {skipped[1]}")
     if config.option.keyword and not config.option.markexpr and not hasattr(config, "workerinput"):
         _say_what_k_selected(terminalreporter, config.option.keyword, exitstatus)
     session = config.stash.get(_SESSION, None)

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import shlex
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -20,7 +21,10 @@ from harness.core.backend import DEFAULT as DEFAULT_BACKEND
 from harness.core.errors import BaselineError, ConfigError
 from harness.data.prepare import moments
 from harness.experiment import Experiment, Settings
+from harness.firmware.config import PRECISION
+from harness.firmware.convert import FirmwareRun, convert
 from harness.judge import baseline, exact, guard, initial
+from harness.judge import firmware as firmware_guard
 from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
 from harness.judge.verdict import BaselineResult
@@ -75,6 +79,7 @@ class Session:
         self.plots = plots
         self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
+        self._firmware: dict[tuple[str, str], FirmwareRun] = {}
         self._writes: list[dict[str, object]] = []
 
     def _saved(self, run: TrainingRun) -> None:
@@ -90,6 +95,59 @@ class Session:
         if key not in self._metrics:
             self._metrics[key] = compute(self.run(name, seed))
         return self._metrics[key]
+
+    def firmware(self, name: str, point: str = PRECISION) -> FirmwareRun:
+        """The session run of ``name`` through hls4ml at ``point``, compiled and run on its test set, once."""
+        key = (name, point)
+        if key not in self._firmware:
+            experiment = self.experiments[name]
+            split = self.runs.split(experiment.variant.scaled)
+            root = self.run_root or Path(tempfile.mkdtemp(prefix="jet-harness-firmware-"))
+            folder = artifacts.firmware_folder(root, self.settings, name, point)
+            self._firmware[key] = convert(self.run(name), experiment, split.X_test, folder, point)
+            if self.run_root:
+                done = [run.as_dict() for (exercise, _), run in self._firmware.items() if exercise == name]
+                artifacts.save_firmware(self.run_root, self.settings, name, done)
+        return self._firmware[key]
+
+    def firmware_verdict(self, name: str, point: str = PRECISION) -> verdicts.Part:
+        """``name``'s firmware: its ``firmware`` expectations (``experiments/``) and its exact record, if any."""
+        experiment, done = self.experiments[name], self.firmware(name, point)
+        if done.skipped:
+            return verdicts.firmware(experiment, done.skipped, point, self.settings.seed)
+        expect = experiment.firmware
+        outcomes = check_behaviour(experiment, done.metrics(), {}, self.settings.backend, expectations=expect)
+        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        applies, why, moved = firmware_guard.check(firmware_guard.load(path), exact.digest(self.run(name)), done)
+        note = "" if applies else f"firmware exact tier did not apply: {why} (record it: {self.firmware_command(name)})"
+        record = self.firmware_command(name)
+        return verdicts.firmware(experiment, outcomes, point, self.settings.seed, moved, note, record)
+
+    def draw_precision_scan(self, name: str) -> Path | None:
+        """``precision_scan.png`` of every point ``name``'s firmware was converted at, beside its plots."""
+        if not self.run_root:
+            return None
+        from harness.outputs import plots  # matplotlib: only where a figure is drawn
+
+        results = [run.as_dict() for (exercise, _), run in self._firmware.items() if exercise == name]
+        path = artifacts.run_dir(self.run_root, self.settings, name) / "precision_scan.png"
+        plots.precision_scan(results, path, name)
+        return path
+
+    def record_firmware(self, name: str, point: str = PRECISION) -> Path:
+        """Write this float model's firmware record at ``point`` into ``name``'s firmware baseline."""
+        done = self.firmware(name, point)
+        if done.skipped:
+            raise BaselineError(f"{name}: {done.skipped}")
+        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        new = firmware_guard.Record.of(exact.digest(self.run(name)), done)
+        firmware_guard.write(path, name, firmware_guard.replaced(firmware_guard.load(path), new))
+        self._wrote(path, [f"firmware record at {point}: digest {done.digest}"])
+        return path
+
+    def firmware_command(self, name: str) -> str:
+        """The command that writes ``name``'s firmware record for this session's options."""
+        return f"{self.update_command(name, exact_only=True)} -m firmware"
 
     def behaviour(self, name: str) -> list[Outcome]:
         """Train ``name`` and its references with the session seed and evaluate its expectations."""
@@ -202,11 +260,10 @@ class Session:
             raise BaselineError(f"{path}: baseline is for exercise {stored.experiment!r}, not {name!r}")
         return stored
 
-    def verdict(self, name: str) -> verdicts.Verdict:
-        """``name``'s behaviour, baseline and initial weights, judged: what every front end reports."""
-        return verdicts.Verdict(
-            name, self.behaviour_verdict(name), self.baseline_verdict(name), self.init_verdict(name)
-        )
+    def verdict(self, name: str, firmware: bool = False) -> verdicts.Verdict:
+        """``name``'s behaviour, baseline and initial weights (and firmware), judged: what every front end reports."""
+        parts = (self.behaviour_verdict(name), self.baseline_verdict(name), self.init_verdict(name))
+        return verdicts.Verdict(name, *parts, firmware=self.firmware_verdict(name) if firmware else None)
 
     def behaviour_verdict(self, name: str) -> verdicts.Part:
         """Computed on every profile, asserted only where the profile trains enough to show it."""

@@ -107,7 +107,7 @@ def test_each_cli_command_shown_exists(page, command, capsys):
 
 
 @pytest.fixture(scope="module")
-def collected() -> list[str]:
+def collected_ids() -> list[str]:
     """Every test id a plain ``pytest`` and ``pytest tests/benchmarks --benchmark-only`` collect."""
     ids = []
     for extra in ((), ("tests/benchmarks", "--benchmark-only")):
@@ -145,11 +145,11 @@ def pytest_problem(command: str, known: set[str], ids: list[str], added: set[str
 
 
 @pytest.mark.training  # collects every test module, importing Keras
-def test_each_pytest_command_shown_exists(pytestconfig, collected):
+def test_each_pytest_command_shown_exists(pytestconfig, collected_ids):
     groups = pytestconfig._parser._groups  # every option pytest and its plugins (ours included) define
     known = {name for group in groups for option in group.options for name in option.names()}
     added = {name for page in PAGES for name in ADDED.findall(page.read_text())}
-    problems = [f"{p}: {c}: {why}" for p, c in PYTEST if (why := pytest_problem(c, known, collected, added))]
+    problems = [f"{p}: {c}: {why}" for p, c in PYTEST if (why := pytest_problem(c, known, collected_ids, added))]
     assert problems == []
 
 

@@ -61,7 +61,10 @@ KEYWORDS = (*NOTEBOOK, "adma")
 def collected(request: pytest.FixtureRequest) -> dict[str, set[str]]:
     """``pytest --collect-only -k NAME`` for every name the selected tests ask: separate processes, side by side."""
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
-    asked = {item.callspec.params["name"] for item in request.session.items if "collected" in item.fixturenames}
+    # items of other modules may use a fixture of the same name, without a "name" parameter
+    users = [item for item in request.session.items if "collected" in getattr(item, "fixturenames", ())]
+    params = [getattr(getattr(item, "callspec", None), "params", {}) for item in users]
+    asked = {p["name"] for p in params if "name" in p}
     started = {
         k: subprocess.Popen([*command, "tests/test_exercises.py", "-k", k], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for k in KEYWORDS

@@ -1,7 +1,7 @@
 """Write ``baselines/constraints.txt``: the versions the exact records were made with.
 
 ``python tools/lock.py`` walks the installed requirements of ``jet-harness`` and its extras
-(test, jax, torch, lint) and pins each to the version installed here. ``.ci/run`` and docs/usage.md's
+(test, jax, torch, lint, hls4ml) and pins each to the version installed here. ``.ci/run`` and docs/usage.md's
 CI example install with ``-c baselines/constraints.txt``, so a fresh clone's CI trains with the
 packages the exact records hold and the exact tier applies; run this after re-recording with other
 packages. A local build label (``torch 2.13.0+cpu``) is dropped: ``==2.13.0`` admits it.
@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "baselines" / "constraints.txt"
-EXTRAS = ("test", "jax", "torch", "lint")
+EXTRAS = ("test", "jax", "torch", "lint", "hls4ml")
 
 
 def closure(name: str, extras: tuple[str, ...]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from harness.core.files import write_text
 from harness.core.progress import Progress
 from harness.data import dataset
 from harness.experiment import Settings, profile, select
+from harness.firmware import missing as missing_firmware
 from harness.judge.baseline import DEFAULT_BASELINES
 from harness.judge.verdict import data_dict
 from harness.outputs import folders
@@ -35,6 +36,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     options.add(run.add_argument, ("--artifacts-dir",))
     run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
     options.add(run.add_argument, ("--baselines-dir", "--tier", "--fresh-seeds"))
+    run.add_argument(
+        "--firmware",
+        action="store_true",
+        help="also convert each exercise's model with hls4ml and judge its firmware (docs/firmware.md)",
+    )
     run.set_defaults(func=run_command)
 
 
@@ -48,6 +54,8 @@ def run_command(args: argparse.Namespace) -> int:
     folders.ensure_writable(args.artifacts_dir)
     if args.json:
         _check_writable(args.json)
+    if args.firmware and (why := missing_firmware()):
+        raise HarnessError(f"--firmware: {why}")
     dataset.load(settings.dataset)
 
     from harness.outputs.artifacts import run_timing  # matplotlib: after the checks above, so a mistake fails at once
@@ -77,7 +85,7 @@ def run_command(args: argparse.Namespace) -> int:
             "timing": run_timing(run),
         }
     for experiment in chosen:  # trains the references and any fresh seeds the checks need
-        results[experiment.name]["verdict"] = session.verdict(experiment.name).as_dict()
+        results[experiment.name]["verdict"] = session.verdict(experiment.name, firmware=args.firmware).as_dict()
         progress.done()
     data = data_dict(session.data_verdict())
     written = session.finish()

@@ -108,6 +108,13 @@ class Experiment:
     #: Validation accuracy at whose first reaching the benchmarks' time-to-accuracy clock stops (chance is
     #: 0.2): below the lowest final value of the quick baseline's seeds, so every backend that learns reaches it.
     target_accuracy: float | None = None
+    #: What its hls4ml firmware must show at the course's precision (``firmware.*`` metrics), where it converts.
+    firmware: tuple[Expectation, ...] = ()
+
+    def __post_init__(self) -> None:
+        odd = [str(e) for e in self.firmware if not e.metric.startswith("firmware.") or e.reference]
+        if odd:
+            raise ConfigError(f"exercise {self.name!r}: firmware expectations compare firmware.* with a number: {odd}")
 
     @property
     def references(self) -> tuple[str, ...]:

@@ -17,6 +17,9 @@
                        (relative distance from the initial weights) and ``std_ratio`` (std
                        over the initial kernel's std: what training did to the spread,
                        without the initialisation's own seed-to-seed noise)
+``firmware.accuracy``  test accuracy of the model's hls4ml firmware (C simulation, fixed point)
+``firmware.agreement`` share of test jets whose firmware class is the float model's
+``firmware.accuracy_loss``  float accuracy minus firmware accuracy
 =====================  ===================================================================
 """
 
@@ -36,8 +39,12 @@ RUN_METRICS: tuple[str, ...] = (
 )
 
 
+#: What the firmware stage measures (``Experiment.firmware`` expects them).
+FIRMWARE_METRICS: tuple[str, ...] = ("firmware.accuracy", "firmware.agreement", "firmware.accuracy_loss")
+
+
 def is_metric(name: str) -> bool:
-    if name in RUN_METRICS:
+    if name in RUN_METRICS or name in FIRMWARE_METRICS:
         return True
     layer, _, stat = name.partition(".")
     return layer in LAYERS and stat in WEIGHT_STATS

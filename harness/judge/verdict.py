@@ -18,6 +18,8 @@ from harness.judge.checks import Outcome
 from harness.judge.initial import InitVerdict
 
 PASS, FAIL, MISSING, NOT_ASSERTED, NOT_RUN, RECORDED = "pass", "fail", "missing", "not asserted", "not run", "recorded"
+#: A run with no model to convert (diverged, dead): said, never a failure.
+NOTHING = "nothing to convert"
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,28 @@ def baseline(name: str, result: BaselineResult | BaselineError, seed: int, updat
     return Part(FAIL, header, tuple(result.problems), tuple(result.notes), advice, result.tier)
 
 
+def firmware(
+    experiment: Experiment,
+    outcomes: Sequence[Outcome] | str,
+    point: str,
+    seed: int,
+    moved: Sequence[str] = (),
+    note: str = "",
+    record: str = "",
+) -> Part:
+    """The firmware at ``point``: its expectations, and what moved against its exact record (``moved``).
+
+    ``outcomes`` as a string is why the run had nothing to convert: said, never a failure.
+    """
+    if isinstance(outcomes, str):
+        return Part(NOTHING, outcomes)
+    failed = moved or not all(o.passed for o in outcomes)
+    lines = (*moved, *(str(o) for o in outcomes))
+    header = f"{experiment.name} (seed {seed}): its firmware at {point} changed or lost what it should keep:"
+    advice = f"If the change is intended, re-record it with: {record}" if moved and record else ""
+    return Part(FAIL if failed else PASS, header, lines, (note,) if note else (), advice, "exact" if moved else None)
+
+
 def initial(name: str, checked: InitVerdict) -> Part:
     header = f"{name}: the initial weights are not Glorot-uniform:"
     return Part(FAIL if checked.problems else PASS, header, tuple(checked.problems))
@@ -110,10 +134,13 @@ class Verdict:
     behaviour: Part
     baseline: Part
     init: Part
+    #: Its hls4ml firmware's verdict, where the firmware stage ran.
+    firmware: Part | None = None
 
     @property
     def failed(self) -> bool:
-        return self.behaviour.failed or self.baseline.failed or self.init.failed
+        parts = (self.behaviour, self.baseline, self.init, *([self.firmware] if self.firmware else []))
+        return any(part.failed for part in parts)
 
     def as_dict(self) -> dict[str, object]:
         """The ``--json`` and artifact form."""
@@ -129,7 +156,12 @@ class Verdict:
         }
         if baseline.status != MISSING:
             found.update(tier=baseline.tier, notes=list(baseline.notes))
-        found.update(init=self.init.status, init_problems=list(self.init.problems), failed=self.failed)
+        found.update(init=self.init.status, init_problems=list(self.init.problems))
+        if self.firmware is not None:
+            part = self.firmware
+            shown = [part.header] if part.status == NOTHING else list(part.problems)
+            found.update(firmware=part.status, firmware_problems=shown, firmware_notes=list(part.notes))
+        found["failed"] = self.failed
         return found
 
 

@@ -71,6 +71,23 @@ def save_verdict(root: Path, settings: Settings, experiment: str, verdict: Mappi
     return path
 
 
+FIRMWARE = "firmware.json"
+
+
+def firmware_folder(root: Path, settings: Settings, experiment: str, precision: str) -> Path:
+    """Where the HLS project of ``experiment``'s firmware at ``precision`` is kept: beside its plots."""
+    slug = precision.replace("ap_fixed<", "ap_fixed_").replace(",", "_").rstrip(">")
+    return run_dir(root, settings, experiment) / "hls4ml" / slug
+
+
+def save_firmware(root: Path, settings: Settings, experiment: str, results: Sequence[Mapping[str, object]]) -> Path:
+    """Each precision point's firmware result of ``experiment``, for the report and ``bench runs``."""
+    path = run_dir(root, settings, experiment) / FIRMWARE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(json_safe(list(results)), indent=2, allow_nan=False) + "\n")
+    return path
+
+
 def run_timing(run: TrainingRun) -> dict[str, float | int | None] | None:
     """First and steady epoch times and time to the exercise's ``target_accuracy`` (``experiments/``)."""
 

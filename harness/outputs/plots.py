@@ -246,3 +246,34 @@ def band(
         ax.legend()
     fig.suptitle(title)
     _save(fig, out)
+
+
+@_closing
+def precision_scan(results: Sequence[Mapping[str, object]], path: Path, title: str) -> None:
+    """Fixed-point accuracy and agreement with float against total bits, one line per integer-bit count.
+
+    The figure an hls4ml user draws by hand before choosing a type: where the firmware starts to
+    lose what the float model does. ``results`` are :class:`harness.firmware.convert.FirmwareRun` dicts.
+    """
+    done = [r for r in results if not r.get("skipped")]
+    fig, (acc_ax, agree_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    for integer in sorted({_bits(r)[1] for r in done}):
+        own = sorted((r for r in done if _bits(r)[1] == integer), key=lambda r: _bits(r)[0])
+        totals = [_bits(r)[0] for r in own]
+        acc_ax.plot(totals, [r["accuracy"] for r in own], "o-", label=f"{integer} integer bits")
+        agree_ax.plot(totals, [r["agreement"] for r in own], "o-", label=f"{integer} integer bits")
+    if done:
+        acc_ax.axhline(float(done[0]["float_accuracy"]), color="k", ls="--", lw=1, label="float")
+    acc_ax.set(xlabel="total bits (ap_fixed<W,I>)", ylabel="test accuracy", title=f"{title}: accuracy")
+    agree_ax.set(xlabel="total bits (ap_fixed<W,I>)", ylabel="argmax agreement with float", title="agreement")
+    for ax in (acc_ax, agree_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _bits(result: Mapping[str, object]) -> tuple[int, int]:
+    total, integer = str(result["precision"]).removeprefix("ap_fixed<").rstrip(">").split(",")
+    return int(total), int(integer)

@@ -22,7 +22,7 @@ from harness.experiment import PROFILES, Experiment
 from harness.judge import baseline as baselines
 from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
-from harness.outputs.artifacts import VERDICT, plan_comparisons
+from harness.outputs.artifacts import FIRMWARE, VERDICT, plan_comparisons
 from harness.outputs.plots import band
 
 #: The columns of the summary table (every pinned metric is in each exercise's details).
@@ -32,6 +32,7 @@ PLOTS: tuple[tuple[str, str], ...] = (
     ("weights.png", "weight distributions"),
     ("confusion.png", "normalized confusion"),
     ("roc.png", "ROC (a background efficiency of 0, no background jet above the cut, is drawn at the axis floor)"),
+    ("precision_scan.png", "firmware: accuracy and agreement with float against fixed-point bits"),
 )
 #: The loss curves drawn over their baseline's band, saved beside the run's other plots.
 BAND_PNG = "baseline_band.png"
@@ -67,6 +68,8 @@ class ExerciseReport:
     verdict: dict | None = None
     #: False on a profile that trains too little for the exercises' expectations (smoke).
     asserted: bool = True
+    #: The firmware's results per precision point (``firmware.json``), where the firmware step ran.
+    firmware: list | None = None
 
     @property
     def behaviour(self) -> str:
@@ -137,6 +140,8 @@ def collect(
         folder = Path(run_dir) / name
         verdict = _read_json(folder / VERDICT) if (folder / VERDICT).exists() else None
         report = ExerciseReport(experiment, folder, record, outcomes, stored, error, verdict=verdict, asserted=asserted)
+        if (folder / FIRMWARE).exists():
+            report.firmware = read_json(folder / FIRMWARE, HarnessError, "firmware results")
         for column in dict.fromkeys((*baselines.BASELINE_METRICS, *COLUMNS)):
             report.cells[column] = _cell(metrics[name].get(column, math.nan), stored, column)
         reports.append(report)
@@ -289,9 +294,31 @@ def _exercise_section(report: ExerciseReport) -> str:
         band = _band_figure(report)
         if band:
             parts.append(_figure(*band))
+    if report.firmware:
+        parts.append("<h3>Firmware (hls4ml C simulation)</h3>")
+        parts.append(_firmware_html(report.firmware))
     parts += [_figure(report.folder / name, caption) for name, caption in PLOTS if (report.folder / name).exists()]
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def firmware_rows(results: Sequence[Mapping]) -> list[list[str]]:
+    """Precision, fixed-point accuracy, float accuracy, agreement and compile seconds, per point converted."""
+    rows = [["precision", "accuracy (fixed)", "accuracy (float)", "agreement", "compile s"]]
+    for r in results:
+        if r.get("skipped"):
+            rows.append([str(r["precision"]), str(r["skipped"]), "", "", ""])
+            continue
+        compile_s = r.get("seconds", {}).get("compile", math.nan)
+        numbers = (r["accuracy"], r["float_accuracy"], r["agreement"])
+        rows.append([str(r["precision"]), *(_fmt(_float(v)) for v in numbers), f"{_float(compile_s):.1f}"])
+    return rows
+
+
+def _firmware_html(results: Sequence[Mapping]) -> str:
+    head, *rows = firmware_rows(results)
+    cells = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return '<table class="details"><tr>' + "".join(f"<th>{_e(h)}</th>" for h in head) + f"</tr>{cells}</table>"
 
 
 def _verdict_html(report: ExerciseReport) -> str:
@@ -381,6 +408,12 @@ def render_markdown(reports: Sequence[ExerciseReport], session: Mapping) -> str:
         lines += ["", "### What changed", ""]
         lines += [f"- `{r.experiment.name}` behaviour: {o}" for r, o in failing]
         lines += [f"- `{r.experiment.name}` baseline: {p}" for r, p in problems]
+    converted = [r for r in reports if r.firmware]
+    if converted:
+        lines += ["", "### Firmware (hls4ml C simulation)", ""]
+        rows = [["exercise", *firmware_rows([])[0]]]
+        rows += [[f"`{r.experiment.name}`", *row] for r in converted for row in firmware_rows(r.firmware)[1:]]
+        lines += markdown_table(rows)
     lines += [
         "",
         "Cells: this run (the baseline seeds' median [min, max]), for reading only. Baseline verdict: exact tier "

@@ -14,13 +14,17 @@ from harness.judge.stats import detectable_shift
 def verdict_table(settings, results: Mapping[str, Mapping], data: Mapping | None = None) -> str:
     """One row per exercise, then what failed and why: the run's verdict on the terminal."""
 
-    rows = [("exercise", "accuracy", "behaviour", "baseline", "init")]
+    firmware = any("firmware" in r["verdict"] for r in results.values())
+    rows = [("exercise", "accuracy", "behaviour", "baseline", "init", *(("firmware",) if firmware else ()))]
     details, notes = [], {}
     for name, result in results.items():
         verdict = result["verdict"]
         tier = f" ({verdict['tier']})" if verdict.get("tier") else ""
         accuracy = f"{result['metrics']['accuracy']:.4f}"
-        rows.append((name, accuracy, verdict["behaviour"], verdict["baseline"] + tier, verdict.get("init", "")))
+        row = (name, accuracy, verdict["behaviour"], verdict["baseline"] + tier, verdict.get("init", ""))
+        rows.append((*row, *((verdict.get("firmware", ""),) if firmware else ())))
+        if verdict.get("firmware") == "fail":
+            details += [f"{name} firmware:", *(f"  {line}" for line in verdict["firmware_problems"])]
         notes.update(dict.fromkeys(verdict.get("notes", [])))
         if verdict.get("init_problems"):
             details += [f"{name} initial weights:", *(f"  {line}" for line in verdict["init_problems"])]

@@ -53,6 +53,7 @@ from harness.train.training import (
     STEPS_PER_EXECUTION,
     EpochCallback,
     TrainingRun,
+    biases_of,
     build_model,
     build_optimizer,
     keras,  # as harness.train.training imported it: after the backend was chosen
@@ -176,6 +177,7 @@ def train_replicas(
             history=history[i],
             initial_kernels=initial[i],
             kernels=kernels_of(members[i]),
+            biases=biases_of(members[i]),
             y_test=split.y_test,
             y_pred=np.asarray(predicted[i]),
             classes=split.classes,

@@ -57,6 +57,8 @@ class TrainingRun:
     #: Wall seconds from the start of ``model.fit`` to the end of each epoch (validation included):
     #: the first holds the backend's tracing and compilation, time-to-accuracy reads them all.
     epoch_ends: list[float] = field(default_factory=list)
+    #: fc1 … fc4's trained biases: with the kernels, the whole model, which the firmware stage rebuilds.
+    biases: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
@@ -168,6 +170,7 @@ def train(
         history=history,
         initial_kernels=initial,
         kernels=kernels_of(model),
+        biases=biases_of(model),
         y_test=split.y_test,
         y_pred=np.asarray(y_pred),
         classes=split.classes,
@@ -200,6 +203,11 @@ def kernels_of(model: keras.Model) -> dict[str, np.ndarray]:
     return {name: np.array(model.get_layer(name).kernel.numpy()) for name in LAYERS}
 
 
+def biases_of(model: keras.Model) -> dict[str, np.ndarray]:
+    """fc1 … fc4's biases, copied out of the backend."""
+    return {name: np.array(model.get_layer(name).bias.numpy()) for name in LAYERS}
+
+
 def save_run(run: TrainingRun, path: Path) -> None:
     """Write a run as one ``.npz`` atomically (temp file, then rename): readers never see half a file."""
     meta = {
@@ -215,6 +223,7 @@ def save_run(run: TrainingRun, path: Path) -> None:
     arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
     arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
     arrays.update({f"initial.{k}": v for k, v in run.initial_kernels.items()})
+    arrays.update({f"bias.{k}": v for k, v in run.biases.items()})
     with atomic(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 
@@ -224,6 +233,7 @@ def load_run(path: Path) -> TrainingRun:
         meta = json.loads(str(npz["meta"]))
         kernels = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("kernel.")}
         initial = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial.")}
+        biases = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("bias.")}
         return TrainingRun(
             experiment=meta["experiment"],
             seed=meta["seed"],
@@ -237,4 +247,5 @@ def load_run(path: Path) -> TrainingRun:
             train_seconds=meta["train_seconds"],
             steps_per_epoch=meta.get("steps_per_epoch"),
             epoch_ends=meta.get("epoch_ends", []),
+            biases=biases,
         )
