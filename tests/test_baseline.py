@@ -192,9 +192,12 @@ def test_loader_accepts_valid_files_or_raises_our_error_only(tmp_path_factory, d
 
 def test_orphaned_baselines_are_listed(tmp_path):
     (tmp_path / "surrogate-quick").mkdir()
-    for name in ("adam", "dropout"):
+    (tmp_path / "surrogate-quick" / "firmware").mkdir()
+    for name in ("adam", "dropout", "firmware/adam", "firmware/renamed"):
         (tmp_path / "surrogate-quick" / f"{name}.json").write_text("{}")
-    assert [p.stem for p in baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])] == ["dropout"]
+    found = baseline.orphans(tmp_path, "surrogate-quick", ["adam", "sgd"])
+    shown = [str(p.relative_to(tmp_path / "surrogate-quick")) for p in found]
+    assert shown == ["dropout.json", "firmware/renamed.json"]
 
 
 def test_exact_records_round_trip_and_two_machines_records_live_side_by_side(tmp_path):

@@ -129,7 +129,7 @@ def test_the_config_leaves_no_type_auto_and_names_what_it_left_to_hls4ml():
     types = [v for layer in found["LayerName"].values() for v in layer.get("Precision", {}).values()]
     assert "auto" not in types and "ap_fixed<10,4>" in types
     left = config.defaults_left(found, "ap_fixed<10,4>")
-    assert "softmax.exp_table" in left and "fc1.ReuseFactor" in left
+    assert "softmax.exp_table" in left and "fc1.ReuseFactor" in left and "input_layer.Trace" in left
     assert not any(v == "ap_fixed<10,4>" for v in left.values())
 
 
@@ -177,16 +177,16 @@ def test_the_guard_names_a_changed_default_left_to_hls4ml(harness_session, recor
     _, record = recorded
     ours = config.hls_config
 
-    def narrower_exp_table(model, point=config.PRECISION):
+    def smaller_softmax_table(model, point=config.PRECISION):
         found = ours(model, point)
-        found["LayerName"]["softmax"]["Precision"]["exp_table"] = "fixed<8,3,RND,SAT,0>"
+        found["LayerName"]["softmax"]["TableSize"] = 128
         return found
 
-    monkeypatch.setattr("harness.firmware.convert.hls_config", narrower_exp_table)
+    monkeypatch.setattr("harness.firmware.convert.hls_config", smaller_softmax_table)
     changed = _again(harness_session, tmp_path)
     applies, _, moved = guard.check([record], exact.digest(harness_session.run("scaled")), changed)
-    assert applies and moved, "a narrower softmax table computes other outputs"
-    assert "softmax.exp_table: fixed<18,8,RND,SAT,0> -> fixed<8,3,RND,SAT,0>" in moved[1]
+    assert applies and moved, "a smaller softmax table computes other outputs"
+    assert moved[1] == "in its environment: softmax.TableSize: 1024 -> 128"
 
 
 def test_without_the_extra_the_firmware_tests_skip_and_say_why_once(pytester, monkeypatch):

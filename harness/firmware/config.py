@@ -23,6 +23,7 @@ IO_TYPE = "io_parallel"
 SCAN: tuple[tuple[int, int], ...] = ((16, 6), (16, 8), (16, 10), (12, 4), (12, 6), (10, 4), (8, 3))
 
 _TYPE = re.compile(r"^ap_fixed<(\d+),(-?\d+)>$")
+_AUTO_INPUT = re.compile(r"^input_layer(_\d+)?$")
 
 
 def precision(total: int, integer: int) -> str:
@@ -57,7 +58,8 @@ def hls_config(model: Any, point: str = PRECISION) -> dict[str, Any]:
 def defaults_left(config: Mapping[str, Any], point: str) -> dict[str, str]:
     """Every setting of ``config`` that is not the precision point: what hls4ml chose, not us."""
     left: dict[str, str] = {}
-    for name, layer in config["LayerName"].items():
+    for raw, layer in config["LayerName"].items():
+        name = _AUTO_INPUT.sub("input_layer", raw)  # Keras numbers each model's input layer anew
         for key, value in layer.items():
             if key == "Precision" and isinstance(value, dict):
                 left.update({f"{name}.{k}": str(v) for k, v in value.items() if v != point})

@@ -383,10 +383,11 @@ def write(path: Path, baseline: Baseline) -> None:
 
 
 def orphans(root: Path, label: str, experiments: Iterable[str]) -> list[Path]:
-    """Baseline files of ``label`` whose exercise no longer exists."""
+    """Baseline files of ``label`` (training and firmware) whose exercise no longer exists."""
     known = {*experiments, DATA}
     folder = Path(root) / label
-    return sorted(p for p in folder.glob("*.json") if p.stem not in known) if folder.is_dir() else []
+    files = [*folder.glob("*.json"), *folder.glob("firmware/*.json")] if folder.is_dir() else []
+    return sorted(p for p in files if p.stem not in known and p.stem != DATA)
 
 
 def _fromjson_number(value: object) -> float:
