@@ -200,3 +200,23 @@ def test_without_the_extra_the_firmware_tests_skip_and_say_why_once(pytester, mo
     plain = pytester.runpytest("-p", "no:cacheprovider")
     plain.assert_outcomes(skipped=2)
     assert "2 firmware tests skipped: the firmware step runs on its own: pytest -m firmware" in plain.stdout.str()
+
+
+@pytest.mark.firmware
+@pytest.mark.training
+def test_harness_run_judges_the_firmware_into_the_same_verdict(tmp_path):
+    """``python -m harness run --firmware``: a firmware column, and the firmware's verdict in ``--json``."""
+    import json
+
+    from run_cli import ROOT, harness
+
+    out = tmp_path / "run.json"
+    args = ("run", "scaled", "--profile=smoke", "--firmware", f"--json={out}", f"--artifacts-dir={tmp_path}")
+    done = harness(*args, "--baselines-dir", str(tmp_path / "none"), cwd=ROOT)
+    assert done.returncode == 1, done.stderr  # no baseline in an empty folder: missing, as without --firmware
+    lines = done.stdout.splitlines()
+    header = lines[next(i for i, line in enumerate(lines) if line.startswith("== verdict")) + 1]
+    assert header.split()[-1] == "firmware", header
+    verdict = json.loads(out.read_text())["experiments"]["scaled"]["verdict"]
+    assert verdict["firmware"] in {"pass", "fail", "nothing to convert"} and "firmware_problems" in verdict
+    assert (tmp_path / "latest").exists() and any(tmp_path.rglob("firmware.json"))
