@@ -10,6 +10,7 @@ instead of in a reader's terminal.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import subprocess
@@ -117,7 +118,7 @@ def collected_ids() -> list[str]:
             capture_output=True,
             text=True,
             timeout=300,
-            env={**__import__("os").environ, "PYTHONPATH": pythonpath()},
+            env={**os.environ, "PYTHONPATH": pythonpath()},
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         ids += [line for line in done.stdout.splitlines() if "::" in line]

@@ -44,7 +44,7 @@ class FirmwareRun:
     environment: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items()}
+        return dict(self.__dict__)
 
     def metrics(self) -> dict[str, float]:
         """The ``firmware.*`` metrics (:mod:`harness.experiment.vocabulary`)."""

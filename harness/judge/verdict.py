@@ -51,6 +51,11 @@ class Part:
         return self.status in {FAIL, MISSING}
 
     @property
+    def reported(self) -> list[str]:
+        """What ``--json`` lists for it: the one-line reason where there was nothing to judge, else each problem."""
+        return [self.header] if self.status in {MISSING, NOTHING} else list(self.problems)
+
+    @property
     def message(self) -> str:
         """The failure as a test reports it: the header, each problem and note indented, then the advice."""
         lines = [f"  {line}" for line in (*self.problems, *self.notes)]
@@ -145,7 +150,7 @@ class Verdict:
     def as_dict(self) -> dict[str, object]:
         """The ``--json`` and artifact form."""
         baseline = self.baseline
-        problems = [baseline.header] if baseline.status == MISSING else list(baseline.problems)
+        problems = baseline.reported
         if baseline.status == FAIL:
             problems.append(baseline.advice)
         found: dict[str, object] = {
@@ -159,13 +164,11 @@ class Verdict:
         found.update(init=self.init.status, init_problems=list(self.init.problems))
         if self.firmware is not None:
             part = self.firmware
-            shown = [part.header] if part.status == NOTHING else list(part.problems)
-            found.update(firmware=part.status, firmware_problems=shown, firmware_notes=list(part.notes))
+            found.update(firmware=part.status, firmware_problems=part.reported, firmware_notes=list(part.notes))
         found["failed"] = self.failed
         return found
 
 
 def data_dict(part: Part) -> dict[str, object]:
     """``test_data_unchanged``'s verdict in the ``--json`` form."""
-    problems = [part.header] if part.status == MISSING else list(part.problems)
-    return {"verdict": part.status, "problems": problems, "failed": part.failed}
+    return {"verdict": part.status, "problems": part.reported, "failed": part.failed}
