@@ -21,8 +21,9 @@ from harness.core.backend import DEFAULT as DEFAULT_BACKEND
 from harness.core.errors import BaselineError, ConfigError
 from harness.data.prepare import moments
 from harness.experiment import Experiment, Settings
+from harness.firmware import probe
 from harness.firmware.config import PRECISION
-from harness.firmware.convert import FirmwareRun, convert
+from harness.firmware.convert import FirmwareRun, convert, functional, rebuild, traced
 from harness.judge import baseline, exact, guard, initial
 from harness.judge import firmware as firmware_guard
 from harness.judge import verdict as verdicts
@@ -36,6 +37,8 @@ from harness.train.side_by_side import TRAINER, twin_differences
 from harness.train.training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
+#: Test jets hls4ml's profiling runs through the traced firmware: enough for its boxplots' whiskers.
+PROFILE_ROWS = 2_000
 
 
 #: The run's log of baseline writes, read by the terminal summary.
@@ -80,6 +83,7 @@ class Session:
         self.runs = Runs(settings, self.experiments, on_run=self._saved, on_epoch=on_epoch, store=store)
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
         self._firmware: dict[tuple[str, str], FirmwareRun] = {}
+        self._probe: dict[str, tuple[str, FirmwareRun]] = {}
         self._writes: list[dict[str, object]] = []
 
     def _saved(self, run: TrainingRun) -> None:
@@ -111,17 +115,71 @@ class Session:
         return self._firmware[key]
 
     def firmware_verdict(self, name: str, point: str = PRECISION) -> verdicts.Part:
-        """``name``'s firmware: its ``firmware`` expectations (``experiments/``) and its exact record, if any."""
+        """``name``'s firmware: its ``firmware`` expectations (``experiments/``) and its exact record.
+
+        Where no record of this float model applies (its training did not reproduce here), the
+        probe's record guards the firmware instead: it applies on every machine.
+        """
         experiment, done = self.experiments[name], self.firmware(name, point)
         if done.skipped:
             return verdicts.firmware(experiment, done.skipped, point, self.settings.seed)
-        expect = experiment.firmware
-        outcomes = check_behaviour(experiment, done.metrics(), {}, self.settings.backend, expectations=expect)
+        outcomes = self._firmware_outcomes(name, done)
         path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
         applies, why, moved = firmware_guard.check(firmware_guard.load(path), exact.digest(self.run(name)), done)
-        note = "" if applies else f"firmware exact tier did not apply: {why} (record it: {self.firmware_command(name)})"
-        record = self.firmware_command(name)
+        record, note = self.firmware_command(name), ""
+        if not applies:
+            probed, moved = self.probe_check(point)
+            note = f"firmware exact tier: {why} (record it: {record}); {probed}"
+            if moved:
+                record = self.probe_command(intended=True)
         return verdicts.firmware(experiment, outcomes, point, self.settings.seed, moved, note, record)
+
+    def _firmware_outcomes(self, name: str, done: FirmwareRun) -> list[Outcome]:
+        experiment = self.experiments[name]
+        return check_behaviour(experiment, done.metrics(), {}, self.settings.backend, experiment.firmware)
+
+    def probe(self, point: str = PRECISION) -> tuple[str, FirmwareRun]:
+        """``(key, result)`` of the firmware probe at ``point`` (:mod:`harness.firmware.probe`), once."""
+        if point not in self._probe:
+            root = self.run_root or Path(tempfile.mkdtemp(prefix="jet-harness-firmware-"))
+            folder = artifacts.firmware_folder(root, self.settings, probe.NAME, point)
+            self._probe[point] = probe.run(folder, point)
+        return self._probe[point]
+
+    def probe_check(self, point: str = PRECISION) -> tuple[str, list[str]]:
+        """``(what was judged, what moved)``: the probe at ``point`` against its record."""
+        key, result = self.probe(point)
+        path = firmware_guard.probe_path(self.baselines_dir)
+        applies, why, moved = firmware_guard.check(firmware_guard.load(path), key, result)
+        if not applies:
+            return f"and {why.replace('this float model', 'the probe')} (record it: {self.probe_command()})", []
+        said = "the probe is bit-identical to its record" if not moved else "the probe moved"
+        return f"{said} (the same on every machine: {path.name})", moved
+
+    def record_probe(self, point: str = PRECISION, intended: bool = False) -> tuple[Path, list[str]]:
+        """Write the probe's record at ``point``; ``(path, why not)``, nothing written when ``why not`` is said.
+
+        A record that would change says hls4ml or the compiler now computes other firmware: it is
+        replaced only when told the change is intended.
+        """
+        key, result = self.probe(point)
+        path = firmware_guard.probe_path(self.baselines_dir)
+        records = firmware_guard.load(path)
+        applies, _, moved = firmware_guard.check(records, key, result)
+        if applies and not moved:
+            return path, []
+        if moved and not intended:
+            return path, ["not recorded: the probe's firmware changed", *moved]
+        firmware_guard.write(path, probe.NAME, firmware_guard.replaced(records, firmware_guard.Record.of(key, result)))
+        self._wrote(path, [f"probe record at {point}: digest {result.digest}", *moved])
+        return path, []
+
+    def probe_command(self, intended: bool = False) -> str:
+        """The command that writes the probe's record (``--intended`` to replace one that moved)."""
+        words = ["pytest", "-m", "firmware", "--record-exact", *(["--intended"] if intended else []), "-k", "probe"]
+        if self.baselines_dir.resolve() != DEFAULT_BASELINES:
+            words.append(f"--baselines-dir={self.baselines_dir}")
+        return shlex.join(words)
 
     def draw_precision_scan(self, name: str) -> Path | None:
         """``precision_scan.png`` of every point ``name``'s firmware was converted at, beside its plots."""
@@ -134,16 +192,37 @@ class Session:
         plots.precision_scan(results, path, name)
         return path
 
-    def record_firmware(self, name: str, point: str = PRECISION) -> Path:
-        """Write this float model's firmware record at ``point`` into ``name``'s firmware baseline."""
+    def draw_firmware_profile(self, name: str, point: str = PRECISION) -> list[Path]:
+        """hls4ml's profiling figures of ``name``'s firmware at ``point``, beside its plots (none without a run)."""
+        done = self.firmware(name, point)
+        if not self.run_root or done.skipped:
+            return []
+        from harness.outputs import plots  # matplotlib: only where a figure is drawn
+
+        experiment = self.experiments[name]
+        model = rebuild(self.run(name), experiment)
+        folder = artifacts.run_dir(self.run_root, self.settings, name)
+        hls_model = traced(model, folder / "hls4ml" / "profiling", point)
+        X = self.runs.split(experiment.variant.scaled).X_test[:PROFILE_ROWS]
+        return plots.firmware_profile(functional(model), hls_model, X, folder)
+
+    def record_firmware(self, name: str, point: str = PRECISION, intended: bool = False) -> tuple[Path, list[str]]:
+        """Write this float model's firmware record at ``point``; ``(path, why not)``, nothing written when refused.
+
+        A firmware that no longer keeps its exercise's ``firmware`` expectations is not recorded
+        unless ``intended``: recording it would accept the regression as the new normal.
+        """
         done = self.firmware(name, point)
         if done.skipped:
             raise BaselineError(f"{name}: {done.skipped}")
         path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        outcomes = self._firmware_outcomes(name, done)
+        if not intended and not all(o.passed for o in outcomes):
+            return path, [f"not recorded: {name}'s firmware at {point} loses what it should keep", *map(str, outcomes)]
         new = firmware_guard.Record.of(exact.digest(self.run(name)), done)
         firmware_guard.write(path, name, firmware_guard.replaced(firmware_guard.load(path), new))
         self._wrote(path, [f"firmware record at {point}: digest {done.digest}"])
-        return path
+        return path, []
 
     def firmware_command(self, name: str) -> str:
         """The command that writes ``name``'s firmware record for this session's options."""

@@ -35,7 +35,9 @@ def test_firmware(experiment, harness_session, request):
         nothing = harness_session.firmware(experiment.name).skipped
         if nothing:
             pytest.skip(nothing)
-        harness_session.record_firmware(experiment.name)  # the summary names the file
+        _, refused = harness_session.record_firmware(experiment.name, intended=request.config.getoption("intended"))
+        if refused:  # a write is named in the summary; a refusal fails here
+            pytest.fail("\n".join([*refused, "If the change is intended, add --intended to record it anyway"]), False)
         return
     part = harness_session.firmware_verdict(experiment.name)
     if part.status == NOTHING:
@@ -58,6 +60,9 @@ def test_precision_scan(experiment, harness_session, request):
         pytest.skip(results[0].skipped)
     path = harness_session.draw_precision_scan(experiment.name)
     assert path is None or path.exists()
+    drawn = harness_session.draw_firmware_profile(experiment.name)
+    if path is not None and not results[0].skipped:
+        assert sorted(p.name for p in drawn) == ["firmware_activations.png", "firmware_weights.png"]
 
 
 @pytest.mark.training
@@ -220,3 +225,112 @@ def test_harness_run_judges_the_firmware_into_the_same_verdict(tmp_path):
     verdict = json.loads(out.read_text())["experiments"]["scaled"]["verdict"]
     assert verdict["firmware"] in {"pass", "fail", "nothing to convert"} and "firmware_problems" in verdict
     assert (tmp_path / "latest").exists() and any(tmp_path.rglob("firmware.json"))
+
+
+def test_the_probe_is_exact_on_its_precision_grid():
+    """Every probe number is an integer times the point's step: float32 and the fixed-point type hold it exactly."""
+    from harness.firmware import probe
+
+    for point in ("ap_fixed<16,6>", "ap_fixed<8,3>"):
+        total, integer = config.bits(point)
+        step, top = 2.0 ** (integer - total), 2.0 ** (integer - 1)
+        drawn = probe.draw(point)
+        numbers = [drawn.X, *(a for pair in drawn.weights.values() for a in pair)]
+        for a in numbers:
+            assert a.dtype == np.float32 and np.array_equal(np.round(a / step) * step, a)
+            assert np.all(a >= -top) and np.all(a < top)
+        assert [k.shape for k, _ in drawn.weights.values()] == [(16, 64), (64, 32), (32, 32), (32, 5)]
+        large = np.abs(drawn.X).max(axis=1) > probe.INPUT
+        assert 0.05 < large.mean() < 0.15, "a tenth of the rows pass the types' overflow"
+        assert drawn.digest == probe.draw(point).digest
+    assert probe.draw("ap_fixed<16,6>").digest != probe.draw("ap_fixed<16,8>").digest
+
+
+@pytest.mark.firmware
+@pytest.mark.training
+def test_the_firmware_probe(harness_session, request):
+    """The probe's firmware computes its record: on every machine, whatever trained the exercises."""
+    if request.config.getoption("record_exact"):
+        _, refused = harness_session.record_probe(intended=request.config.getoption("intended"))
+        if refused:
+            pytest.fail("\n".join([*refused, "If the change is intended, add --intended to record it anyway"]), False)
+        return
+    said, moved = harness_session.probe_check()
+    assert "bit-identical" in said and not moved, "\n".join([said, *moved])
+
+
+@pytest.mark.firmware
+def test_the_probe_is_the_same_however_the_compiler_targets_the_cpu(tmp_path):
+    """The probe's digest must not depend on code generation: -O0, and -Ofast with -march=native, give its bits."""
+    import contextlib
+    import io
+
+    import hls4ml
+
+    from harness.firmware import probe
+    from harness.firmware.convert import outputs_digest
+
+    drawn = probe.draw()
+    model = probe.model(drawn)
+    with contextlib.redirect_stdout(io.StringIO()):
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model,
+            hls_config=config.hls_config(model),
+            output_dir=str(tmp_path),
+            backend=config.BACKEND,
+            io_type=config.IO_TYPE,
+        )
+        hls_model.compile()
+
+    def digest() -> str:
+        return outputs_digest(np.asarray(hls_model.predict(drawn.X), dtype=np.float64).reshape(len(drawn.X), -1))
+
+    script, built = tmp_path / "build_lib.sh", digest()
+    default = 'CFLAGS="-O3 -fPIC"'
+    assert default in script.read_text(), "hls4ml's build flags changed: look again at what the probe assumes"
+    for flags in ("-O0 -fPIC", "-Ofast -fPIC -march=native"):
+        script.write_text(script.read_text().replace(default, f'CFLAGS="{flags}"'))
+        hls_model._compile()  # rebuilds the same project with these flags and loads it
+        assert digest() == built, f"the probe's firmware differs when built with {flags}"
+        default = f'CFLAGS="{flags}"'
+
+
+@pytest.fixture
+def probe_only(harness_session, monkeypatch, tmp_path):
+    """The session judged against a baselines folder that holds the probe's record and no exercise's."""
+    import shutil
+
+    from harness.judge import firmware as guard
+
+    shutil.copy(guard.probe_path(Path(harness_session.baselines_dir)), tmp_path / guard.PROBE_FILE)
+    monkeypatch.setattr(harness_session, "baselines_dir", tmp_path)
+    monkeypatch.setattr(harness_session, "_probe", {})
+    monkeypatch.setattr(harness_session, "_wrote", lambda path, what: None)  # no write of a test in the summary
+    return tmp_path
+
+
+@pytest.mark.firmware
+@pytest.mark.training
+def test_where_no_record_of_the_float_model_applies_the_probe_guards_the_firmware(
+    harness_session, probe_only, monkeypatch
+):
+    from hls4ml.model.graph import ModelGraph
+
+    from harness.judge import firmware as guard
+
+    part = harness_session.firmware_verdict("scaled")
+    assert not part.failed and "the probe is bit-identical to its record" in " ".join(part.notes), part.message
+    true_predict = ModelGraph.predict
+    monkeypatch.setattr(ModelGraph, "predict", lambda self, x: np.round(true_predict(self, x), 2))
+    monkeypatch.setattr(harness_session, "_probe", {})
+    part = harness_session.firmware_verdict("scaled")
+    assert part.failed and part.tier == "exact" and "outputs at ap_fixed<16,6> moved" in part.message
+    assert "--record-exact --intended -k probe" in part.message, part.message
+    before = guard.probe_path(probe_only).read_text()
+    _, refused = harness_session.record_probe()
+    assert (
+        refused[0] == "not recorded: the probe's firmware changed"
+        and guard.probe_path(probe_only).read_text() == before
+    )
+    harness_session.record_probe(intended=True)
+    assert harness_session.probe_check()[1] == [], "recorded as intended, the changed probe is its record"

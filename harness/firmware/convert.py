@@ -12,6 +12,7 @@ import io
 import shutil
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,38 +82,61 @@ def convert(
     run: TrainingRun, experiment: Experiment, X_test: np.ndarray, folder: Path, point: str = PRECISION
 ) -> FirmwareRun:
     """Convert, compile and run ``run``'s model at ``point``; the HLS project is kept in ``folder``."""
-    import hls4ml  # optional: only where the firmware stage runs
-
     if reason := nothing_to_convert(run):
         return FirmwareRun(run.experiment, run.seed, point, skipped=reason)
-    model = rebuild(run, experiment)
-    config = hls_config(model, point)
-    if folder.exists():
-        shutil.rmtree(folder)  # a project of an earlier run would be compiled over, not replaced
-    timings = {}
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints its progress; the run's log is ours
-        hls_model = hls4ml.converters.convert_from_keras_model(
-            model, hls_config=config, output_dir=str(folder), backend=BACKEND, io_type=IO_TYPE
-        )
-        timings["convert"] = time.perf_counter() - start
-        hls_model.compile()
-        timings["compile"] = time.perf_counter() - start - timings["convert"]
-        fixed = np.asarray(hls_model.predict(np.ascontiguousarray(X_test, dtype=np.float32)), dtype=np.float64)
-    timings["predict"] = time.perf_counter() - start - timings["convert"] - timings["compile"]
-    fixed = fixed.reshape(len(X_test), -1)
+    fixed, timings, environment = simulate(rebuild(run, experiment), X_test, folder, point)
     return FirmwareRun(
         experiment=run.experiment,
         seed=run.seed,
         precision=point,
         accuracy=accuracy(run.y_test, fixed),
         float_accuracy=accuracy(run.y_test, run.y_pred),
-        agreement=float(np.mean(fixed.argmax(axis=1) == np.asarray(run.y_pred).argmax(axis=1))),
-        digest=hashlib.sha256(np.ascontiguousarray(fixed).tobytes()).hexdigest()[:16],
+        agreement=agreement(fixed, run.y_pred),
+        digest=outputs_digest(fixed),
         seconds=timings,
         project=str(folder),
-        environment={"hls4ml": hls4ml.__version__, "compiler": compiler(), **defaults_left(config, point)},
+        environment=environment,
     )
+
+
+def simulate(model, X: np.ndarray, folder: Path, point: str) -> tuple[np.ndarray, dict[str, float], dict[str, str]]:
+    """``model``'s fixed-point outputs on ``X`` at ``point``, each step's seconds, and the firmware's environment."""
+    import hls4ml  # optional: only where the firmware stage runs
+
+    config = hls_config(model, point)
+    if folder.exists():
+        shutil.rmtree(folder)  # a project of an earlier run would be compiled over, not replaced
+    timings = {}
+    start = time.perf_counter()
+    # hls4ml prints its progress (the run's log is ours) and warns where it overrides a setting
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", UserWarning)
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config, output_dir=str(folder), backend=BACKEND, io_type=IO_TYPE
+        )
+        timings["convert"] = time.perf_counter() - start
+        hls_model.compile()
+        timings["compile"] = time.perf_counter() - start - timings["convert"]
+        fixed = np.asarray(hls_model.predict(np.ascontiguousarray(X, dtype=np.float32)), dtype=np.float64)
+    timings["predict"] = time.perf_counter() - start - timings["convert"] - timings["compile"]
+    environment = {"hls4ml": hls4ml.__version__, "compiler": compiler(), **defaults_left(config, point)}
+    overridden = sorted({str(w.message) for w in warned if w.category is UserWarning})
+    if overridden:  # e.g. a softmax table shrunk for a narrow input: part of what the firmware is
+        environment["hls4ml warnings"] = " | ".join(overridden)
+    for w in warned:
+        if w.category is not UserWarning:  # not ours to keep: warn as if never caught
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return fixed.reshape(len(X), -1), timings, environment
+
+
+def agreement(fixed: np.ndarray, y_float: np.ndarray) -> float:
+    """Share of rows whose fixed-point class is the float model's."""
+    return float(np.mean(np.asarray(fixed).argmax(axis=1) == np.asarray(y_float).argmax(axis=1)))
+
+
+def outputs_digest(fixed: np.ndarray) -> str:
+    """sha256 of the fixed-point outputs, as float64: what the firmware's exact tier compares."""
+    return hashlib.sha256(np.ascontiguousarray(fixed, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
 def compiler() -> str:
@@ -122,3 +146,38 @@ def compiler() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.splitlines()[0] if done.stdout else "unknown"
+
+
+def functional(model):
+    """``model`` as a functional ``keras.Model`` of fresh layers with its weights.
+
+    hls4ml's profiling asks each layer for its ``output``; a Sequential's layers have none
+    ("never been called"), and layers reused in a new graph answer with their first graph's.
+    """
+    import keras  # after the backend choice, as everywhere Keras is imported
+
+    inputs = keras.Input(shape=model.input_shape[1:])
+    outputs, copies = inputs, []
+    for layer in model.layers:
+        copy = layer.__class__.from_config(layer.get_config())
+        outputs = copy(outputs)
+        copies.append((copy, layer))
+    wrapped = keras.Model(inputs, outputs, name=f"{model.name}_functional")
+    for copy, layer in copies:
+        copy.set_weights(layer.get_weights())
+    return wrapped
+
+
+def traced(model, folder: Path, point: str = PRECISION):
+    """``model`` converted and compiled at ``point`` with every layer traced: what hls4ml's profiling reads."""
+    import hls4ml  # optional: only where the firmware stage runs
+
+    config = hls_config(model, point)
+    for layer in config["LayerName"].values():
+        layer["Trace"] = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        hls_model = hls4ml.converters.convert_from_keras_model(
+            model, hls_config=config, output_dir=str(folder), backend=BACKEND, io_type=IO_TYPE
+        )
+        hls_model.compile()
+    return hls_model

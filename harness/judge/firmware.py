@@ -6,12 +6,15 @@ on any machine. It holds the digest of the firmware's outputs at one precision p
 accuracy and agreement, and the firmware's environment: hls4ml's version, the compiler's, and every
 setting left to hls4ml's defaults. When the outputs move, the failure names what moved in
 the numbers and in that environment. Records live beside the training baselines, in
-``baselines/<dataset>-<profile>/firmware/<exercise>.json``.
+``baselines/<dataset>-<profile>/firmware/<exercise>.json``. Where no record of the float model
+applies (another machine's training), the probe's record in ``baselines/firmware-probe.json``
+guards the firmware instead: it is keyed by the probe's own numbers, the same everywhere.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,7 @@ from harness.core.files import read_json, write_text
 from harness.firmware.convert import FirmwareRun
 
 FOLDER = "firmware"
+PROBE_FILE = "firmware-probe.json"
 
 
 @dataclass(frozen=True)
@@ -29,19 +33,26 @@ class Record:
     seed: int
     precision: str
     digest: str
-    accuracy: float
+    #: ``None`` for the probe, which has no labels: its agreement is with its own float model.
+    accuracy: float | None
     agreement: float
     environment: dict[str, str]
 
     @classmethod
     def of(cls, run_digest: str, result: FirmwareRun) -> Record:
         environment = {k: str(v) for k, v in result.environment.items()}
-        numbers = (result.digest, result.accuracy, result.agreement)
+        accuracy = None if math.isnan(result.accuracy) else result.accuracy
+        numbers = (result.digest, accuracy, result.agreement)
         return cls(run_digest, result.seed, result.precision, *numbers, environment)
 
 
 def path_for(root: Path, label: str, experiment: str) -> Path:
     return Path(root) / label / FOLDER / f"{experiment}.json"
+
+
+def probe_path(root: Path) -> Path:
+    """The probe's records (:mod:`harness.firmware.probe`): one file for every dataset, profile and backend."""
+    return Path(root) / PROBE_FILE
 
 
 def load(path: Path) -> tuple[Record, ...]:
@@ -75,10 +86,10 @@ def check(records: Sequence[Record], run_digest: str, result: FirmwareRun) -> tu
     stored = same[0]
     if stored.digest == result.digest:
         return True, "bit-identical to the firmware record", []
+    accuracy = "" if stored.accuracy is None else f"accuracy {stored.accuracy:.4f} -> {result.accuracy:.4f}, "
     moved = [
         f"the firmware's outputs at {result.precision} moved (digest {stored.digest} -> {result.digest}): "
-        f"accuracy {stored.accuracy:.4f} -> {result.accuracy:.4f}, "
-        f"agreement with float {stored.agreement:.4f} -> {result.agreement:.4f}"
+        f"{accuracy}agreement with float {stored.agreement:.4f} -> {result.agreement:.4f}"
     ]
     changes = differences(stored.environment, {k: str(v) for k, v in result.environment.items()})
     moved.append(f"in its environment: {'; '.join(changes)}" if changes else "its environment is the recorded one")

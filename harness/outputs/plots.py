@@ -6,8 +6,11 @@ that draws hundreds of plots holds none of them in memory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -277,3 +280,31 @@ def precision_scan(results: Sequence[Mapping[str, object]], path: Path, title: s
 def _bits(result: Mapping[str, object]) -> tuple[int, int]:
     total, integer = str(result["precision"]).removeprefix("ap_fixed<").rstrip(">").split(",")
     return int(total), int(integer)
+
+
+#: hls4ml's profiling figures we keep: the firmware's own (after hls4ml's optimizers), types drawn behind.
+PROFILE_PNGS = {1: "firmware_weights.png", 3: "firmware_activations.png"}
+
+
+@_closing
+def firmware_profile(model, hls_model, X: np.ndarray, folder: Path) -> list[Path]:
+    """hls4ml's profiling figures: weights and activations against the types the firmware gives them.
+
+    ``model`` must be functional (:func:`harness.firmware.convert.functional`) and ``hls_model``
+    traced (:func:`harness.firmware.convert.traced`); hls4ml's ``numerical`` needs both.
+    """
+    from hls4ml.model import profiling  # optional: hls4ml[profiling] (seaborn), only where it is drawn
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # it prints every table it draws
+        # hls4ml 1.3.0 draws its boxplots with matplotlib's deprecated ``vert=``: theirs to move, not a failure of ours
+        warnings.filterwarnings("ignore", message="vert: bool was deprecated", category=DeprecationWarning)
+        figures = profiling.numerical(model=model, hls_model=hls_model, X=X)
+    written = []
+    for index, name in PROFILE_PNGS.items():
+        if figures[index] is not None:
+            figures[index].savefig(folder / name, dpi=DPI, bbox_inches="tight")
+            written.append(folder / name)
+    for figure in figures:
+        if figure is not None:
+            plt.close(figure)
+    return written

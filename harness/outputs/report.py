@@ -33,6 +33,8 @@ PLOTS: tuple[tuple[str, str], ...] = (
     ("confusion.png", "normalized confusion"),
     ("roc.png", "ROC (a background efficiency of 0, no background jet above the cut, is drawn at the axis floor)"),
     ("precision_scan.png", "firmware: accuracy and agreement with float against fixed-point bits"),
+    ("firmware_weights.png", "firmware: hls4ml's profile of the weights against their fixed-point types"),
+    ("firmware_activations.png", "firmware: hls4ml's profile of the activations against their fixed-point types"),
 )
 #: The loss curves drawn over their baseline's band, saved beside the run's other plots.
 BAND_PNG = "baseline_band.png"
