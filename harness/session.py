@@ -23,13 +23,23 @@ from harness.data.prepare import moments
 from harness.experiment import Experiment, Settings
 from harness.firmware import probe
 from harness.firmware.config import PRECISION
-from harness.firmware.convert import FirmwareRun, convert, functional, rebuild, traced
+from harness.firmware.convert import (
+    FirmwareRun,
+    agreement,
+    convert,
+    functional,
+    nothing_to_convert,
+    outputs_digest,
+    rebuild,
+    traced,
+)
+from harness.firmware.many import simulate_many
 from harness.judge import baseline, exact, guard, initial
 from harness.judge import firmware as firmware_guard
 from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
 from harness.judge.verdict import BaselineResult
-from harness.measure.metrics import compute
+from harness.measure.metrics import accuracy, compute
 from harness.outputs import artifacts, folders, report
 from harness.train import numerics
 from harness.train.run_cache import Runs
@@ -84,6 +94,11 @@ class Session:
         self._metrics: dict[tuple[str, int], dict[str, float]] = {}
         self._firmware: dict[tuple[str, str], FirmwareRun] = {}
         self._probe: dict[str, tuple[str, FirmwareRun]] = {}
+        #: The statistical tier's fresh draws per exercise, ``(member seeds, twin, member runs)``: trained once,
+        #: judged by the training guard and, through hls4ml, by the firmware's.
+        self._fresh: dict[str, tuple[list[int], TrainingRun, list[TrainingRun]]] = {}
+        #: Baseline seeds trained side by side this session, kept for their firmware.
+        self._seed_runs: dict[tuple[str, int], TrainingRun] = {}
         self._writes: list[dict[str, object]] = []
 
     def _saved(self, run: TrainingRun) -> None:
@@ -115,24 +130,88 @@ class Session:
         return self._firmware[key]
 
     def firmware_verdict(self, name: str, point: str = PRECISION) -> verdicts.Part:
-        """``name``'s firmware: its ``firmware`` expectations (``experiments/``) and its exact record.
+        """``name``'s firmware: its ``firmware`` expectations (``experiments/``) and its records.
 
-        Where no record of this float model applies (its training did not reproduce here), the
-        probe's record guards the firmware instead: it applies on every machine.
+        The exact tier decides where a record of this float model applies. Elsewhere (its training
+        did not reproduce here, or ``--tier statistical``) the probe's record guards hls4ml and the
+        compiler, and fresh seeds' firmware is judged against the stored seeds'.
         """
         experiment, done = self.experiments[name], self.firmware(name, point)
         if done.skipped:
             return verdicts.firmware(experiment, done.skipped, point, self.settings.seed)
-        outcomes = self._firmware_outcomes(name, done)
+        outcomes, seed = self._firmware_outcomes(name, done), self.settings.seed
         path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
         applies, why, moved = firmware_guard.check(firmware_guard.load(path), exact.digest(self.run(name)), done)
-        record, note = self.firmware_command(name), ""
-        if not applies:
-            probed, moved = self.probe_check(point)
-            note = f"firmware exact tier: {why} (record it: {record}); {probed}"
-            if moved:
-                record = self.probe_command(intended=True)
-        return verdicts.firmware(experiment, outcomes, point, self.settings.seed, moved, note, record)
+        if applies and self.tier == "auto":
+            return verdicts.firmware(experiment, outcomes, point, seed, moved, "", self.firmware_command(name))
+        why = why if self.tier == "auto" else "skipped (--tier statistical)"
+        probed, moved = self.probe_check(point)
+        notes = [f"firmware exact tier: {why} (record it: {self.firmware_command(name)}); {probed}"]
+        if moved:
+            return verdicts.firmware(experiment, outcomes, point, seed, moved, notes, self.probe_command(intended=True))
+        judged, said = self.firmware_statistical(name, point)
+        problems, record = (judged.problems if judged else []), self.firmware_seeds_command(name)
+        return verdicts.firmware(experiment, outcomes, point, seed, problems, [*notes, *said], record, "statistical")
+
+    def firmware_statistical(
+        self, name: str, point: str = PRECISION
+    ) -> tuple[guard.StatisticalVerdict | None, list[str]]:
+        """``(verdict, notes)``: the firmware of this session's fresh draws against the stored seeds' (no verdict
+        where none are stored for this training). The draws are the training guard's own, trained once; the
+        session seed's firmware is repeated last through the one-compile path and must give its own digest."""
+        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        stored, command = firmware_guard.load_seeds(path), self.firmware_seeds_command(name)
+        made = stored and (stored.precision, stored.trainer, stored.backend)
+        if made != (point, TRAINER, self.settings.backend):
+            what = f"{stored.backend}'s {stored.trainer} seeds at {stored.precision}" if stored else "none"
+            return None, [f"no stored seeds' firmware to judge fresh seeds by ({path.name}: {what}); record: {command}"]
+        try:
+            training = self.stored_baseline(name)
+            self._exchangeable(name, training)
+        except BaselineError as exc:
+            return None, [f"the firmware's statistical tier needs the training baseline: {exc}"]
+        members, _, runs = self.fresh_draws(name, training)
+        draws = [r for r in (*runs, self.run(name)) if nothing_to_convert(r) is None]
+        experiment = self.experiments[name]
+        X_test = self.runs.split(experiment.variant.scaled).X_test
+        outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
+        fresh = [_firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)]
+        seeds = [run.seed for run in draws]
+        verdict = firmware_guard.statistical(stored, fresh, seeds, firmware_guard.per_test_alpha(len(self.experiments)))
+        notes = [f"firmware statistical tier: {len(draws)} of {len(members) + 1} fresh seeds converted"]
+        notes += verdict.notes
+        if changed := firmware_guard.differences(stored.environment, environment):
+            notes.append(f"the stored seeds' firmware was made with other settings: {'; '.join(changed)}")
+        own = self.firmware(name, point)
+        if draws and draws[-1] is self.run(name) and len(draws) > 1 and outputs_digest(outputs[-1]) != own.digest:
+            twin = f"seed {self.settings.seed}'s firmware, compiled once for many, no longer computes its own compile's"
+            verdict = dataclasses.replace(verdict, moved=(f"{twin} ({outputs_digest(outputs[-1])} vs {own.digest})",))
+        return verdict, notes
+
+    def record_firmware_seeds(self, name: str, point: str = PRECISION) -> Path:
+        """Store the firmware of the training baseline's first :data:`~harness.judge.firmware.SEEDS` seeds at
+        ``point``, trained again side by side (or as trained by this session's ``--update-baselines``)."""
+        training = self.stored_baseline(name)
+        self._exchangeable(name, training)
+        seeds = list(training.seeds)[: firmware_guard.SEEDS]
+        missing = [s for s in seeds if (name, s) not in self._seed_runs]
+        self._seed_runs.update({(name, run.seed): run for run in (self.runs.many(name, missing) if missing else [])})
+        runs = [self._seed_runs[(name, s)] for s in seeds]
+        results: dict[int, dict[str, float] | str] = {r.seed: why for r in runs if (why := nothing_to_convert(r))}
+        draws = [r for r in runs if r.seed not in results]
+        experiment = self.experiments[name]
+        X_test = self.runs.split(experiment.variant.scaled).X_test
+        outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
+        results.update({run.seed: _firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)})
+        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results)
+        firmware_guard.write(path, name, firmware_guard.load(path), made)
+        self._wrote(path, [f"the firmware of {len(seeds)} seeds at {point} ({len(draws)} converted)"])
+        return path
+
+    def firmware_seeds_command(self, name: str) -> str:
+        """The command that stores ``name``'s seeds' firmware for this session's options."""
+        return self.update_command(name).replace("pytest ", "pytest -m firmware ", 1)
 
     def _firmware_outcomes(self, name: str, done: FirmwareRun) -> list[Outcome]:
         experiment = self.experiments[name]
@@ -303,9 +382,7 @@ class Session:
         stored_seeds = stored.per_seed()
         if problem := guard.fresh_problem(self.fresh_seeds, guard.trained(stored_seeds), len(self.experiments)):
             raise ConfigError(problem)  # before the fresh seeds train: they could not change the verdict
-        count = guard.fresh_count(stored_seeds, self.fresh_seeds)
-        members = guard.fresh_seeds(stored.seeds, self.settings.seed + 1, count - 1)
-        twin, *runs = self.runs.many(name, members, twin=self.settings.seed)
+        members, twin, runs = self.fresh_draws(name, stored)
         fresh = [self.metrics(name)] + [compute(run) for run in runs]
         seeds = [self.settings.seed, *members]
         verdict = guard.judge(stored_seeds, fresh, seeds, guard.per_test_alpha(len(self.experiments)))
@@ -317,6 +394,15 @@ class Session:
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
         notes = (*verdict.notes, *([weak] if weak else []))
         return guard.StatisticalVerdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
+
+    def fresh_draws(self, name: str, stored: baseline.Baseline) -> tuple[list[int], TrainingRun, list[TrainingRun]]:
+        """``(member seeds, twin, member runs)``: the statistical tier's fresh members of ``name``, trained once."""
+        if name not in self._fresh:
+            count = guard.fresh_count(stored.per_seed(), self.fresh_seeds)
+            members = guard.fresh_seeds(stored.seeds, self.settings.seed + 1, count - 1)
+            twin, *runs = self.runs.many(name, members, twin=self.settings.seed)
+            self._fresh[name] = (members, twin, runs)
+        return self._fresh[name]
 
     def _exchangeable(self, name: str, stored: baseline.Baseline) -> None:
         """Refuse stored seeds that fresh ones are not draws of: another trainer's, or another backend's."""
@@ -486,6 +572,7 @@ class Session:
         """A baseline of ``name`` from ``seeds`` trained side by side: a whole baseline, or one shard of it."""
 
         runs = self.runs.many(name, seeds)
+        self._seed_runs.update({(name, run.seed): run for run in runs})
         per_seed = {run.seed: compute(run) for run in runs}
         histories = {run.seed: run.history for run in runs}
         return baseline.from_runs(name, self.settings.label, per_seed, histories, trainer=TRAINER)
@@ -553,3 +640,13 @@ class Session:
     def output_dir(self) -> Path | None:
         """This run's files: ``<artifacts>/runs/<run id>/<dataset>-<profile>/``."""
         return self.run_root / self.settings.label if self.run_root else None
+
+
+def _firmware_metrics(run: TrainingRun, fixed) -> dict[str, float]:
+    """The ``firmware.*`` metrics of ``run``'s fixed-point outputs ``fixed`` (as :meth:`FirmwareRun.metrics`)."""
+    fixed_accuracy = accuracy(run.y_test, fixed)
+    return {
+        "firmware.accuracy": fixed_accuracy,
+        "firmware.agreement": agreement(fixed, run.y_pred),
+        "firmware.accuracy_loss": accuracy(run.y_test, run.y_pred) - fixed_accuracy,
+    }

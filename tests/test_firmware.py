@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from experiments import registry
+from harness.core.errors import BaselineError
 from harness.experiment import Experiment, Variant, more
 from harness.firmware import config
 from harness.firmware.convert import nothing_to_convert
@@ -29,9 +30,11 @@ by_name = pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in 
 @pytest.mark.firmware
 @pytest.mark.training
 @by_name
-def test_firmware(experiment, harness_session, request):
-    """The firmware keeps what the exercise's float model does, and computes what its record holds."""
-    if request.config.getoption("record_exact"):
+def test_firmware(experiment, harness_session, request, update_baselines):
+    """The firmware keeps what the exercise's float model does, and computes what its records hold."""
+    if update_baselines:  # the stored seeds' firmware; the summary names the file
+        harness_session.record_firmware_seeds(experiment.name)
+    if update_baselines or request.config.getoption("record_exact"):
         nothing = harness_session.firmware(experiment.name).skipped
         if nothing:
             pytest.skip(nothing)
@@ -334,3 +337,124 @@ def test_where_no_record_of_the_float_model_applies_the_probe_guards_the_firmwar
     )
     harness_session.record_probe(intended=True)
     assert harness_session.probe_check()[1] == [], "recorded as intended, the changed probe is its record"
+
+
+def _firmware_metrics(rng: np.random.Generator, n: int, shift: float = 0.0) -> list[dict[str, float]]:
+    """Seeds' firmware metrics as ``scaled``'s stored ones spread (agreement 0.955–0.991), ``shift`` σ off."""
+    agreement = 0.97 + 0.01 * (rng.standard_normal(n) + shift)
+    accuracy = 0.711 + 0.0025 * rng.standard_normal(n)
+    return [
+        {"firmware.accuracy": a, "firmware.agreement": g, "firmware.accuracy_loss": 0.0002 * g}
+        for a, g in zip(accuracy, agreement, strict=True)
+    ]
+
+
+def _stored(results):
+    from harness.judge import firmware as guard
+
+    return guard.Seeds("ap_fixed<16,6>", "keras-replicas", "tensorflow", {}, dict(enumerate(results)))
+
+
+def test_the_firmware_rank_tests_are_scipys_exact_two_sided_mann_whitney():
+    """Each p-value is scipy's exact two-sided Mann–Whitney: a one-sided or asymptotic rule would differ."""
+    from scipy.stats import mannwhitneyu
+
+    from harness.judge import firmware as guard
+
+    rng = np.random.default_rng(7)
+    stored, fresh = _firmware_metrics(rng, 20), _firmware_metrics(rng, 10, shift=1.0)
+    judged = guard.statistical(_stored(stored), fresh, list(range(10)), 0.05)
+    for test in judged.tests:
+        f, s = [m[test.name] for m in fresh], [m[test.name] for m in stored]
+        assert math.isclose(test.pvalue, mannwhitneyu(f, s, alternative="two-sided", method="exact").pvalue)
+    assert [t.name for t in judged.tests] == ["firmware.accuracy", "firmware.agreement", "firmware.accuracy_loss"]
+
+
+def test_the_firmware_tier_flags_a_shift_at_its_level_and_passes_the_same_distribution():
+    """At the level fixed first (the firmware step's 1e-3 over six exercises and three metrics), 10 fresh seeds
+    against 20 stored: a 4σ loss of agreement is flagged, the same distribution passes."""
+    from harness.judge import firmware as guard
+
+    alpha = guard.per_test_alpha(6)
+    assert math.isclose(alpha, 1e-3 / 6 / 3)
+    rng = np.random.default_rng(11)
+    stored = _stored(_firmware_metrics(rng, 20))
+    same = guard.statistical(stored, _firmware_metrics(rng, 10), list(range(10)), alpha)
+    assert same.passed, same.problems
+    worse = guard.statistical(stored, _firmware_metrics(rng, 10, shift=-4.0), list(range(10)), alpha)
+    assert [p.split(":")[0] for p in worse.problems] == ["firmware.agreement", "firmware.accuracy_loss"]
+    few = guard.statistical(stored, _firmware_metrics(rng, 1, shift=-4.0), [0], alpha)
+    assert few.passed and "too few for any test to reject" in few.notes[0]
+
+
+def test_a_firmware_file_keeps_its_seeds_and_its_records(tmp_path):
+    from harness.judge import firmware as guard
+
+    path = tmp_path / "scaled.json"
+    seeds = _stored([*_firmware_metrics(np.random.default_rng(1), 2), "seed 2 diverged at epoch 4"])
+    guard.write(path, "scaled", (), seeds)
+    record = guard.Record("abc", 0, "ap_fixed<16,6>", "d1", 0.7, 0.96, {"hls4ml": "1.3.0"})
+    guard.write(path, "scaled", (record,))  # a record written later keeps the seeds
+    assert guard.load(path) == (record,) and guard.load_seeds(path) == seeds
+    assert len(seeds.converted()) == 2
+    path.write_text('{"experiment": "scaled", "records": [], "seeds": {"precision": "ap_fixed<16,6>"}}')
+    with pytest.raises(BaselineError, match=r"scaled.json: its seeds are not a firmware baseline \('results'\)"):
+        guard.load_seeds(path)
+
+
+@pytest.mark.firmware
+def test_one_compile_computes_each_models_own_firmware(tmp_path):
+    """:func:`simulate_many` against one full compile per model, bit for bit; another architecture compiles alone."""
+    import keras
+
+    from harness.firmware import probe
+    from harness.firmware.convert import outputs_digest, simulate
+    from harness.firmware.many import simulate_many
+
+    drawn = probe.draw()
+    models = [probe.model(drawn) for _ in range(3)]
+    for scale, model in zip((1.0, 0.5, -1.5), models, strict=True):
+        for layer in model.layers:
+            layer.set_weights([w * scale for w in layer.get_weights()])
+    layers = [keras.Input((16,)), keras.layers.Dense(8, name="fc1"), keras.layers.Dense(5, name="fc2")]
+    models.append(keras.Sequential(layers))
+    many, environment = simulate_many(models, drawn.X, config.PRECISION, tmp_path / "many")
+    alone = [simulate(m, drawn.X, tmp_path / f"alone{i}", config.PRECISION)[0] for i, m in enumerate(models)]
+    assert [outputs_digest(a) for a in many] == [outputs_digest(a) for a in alone]
+    assert len({outputs_digest(a) for a in many}) == 4 and environment["hls4ml"]
+
+
+@pytest.mark.firmware
+@pytest.mark.training
+def test_the_statistical_firmware_tier_passes_a_clean_run_and_fails_a_changed_firmware(
+    harness_session, monkeypatch, tmp_path
+):
+    """Where no record of the float model applies, fresh seeds' firmware is judged against the stored seeds'.
+
+    The change is one the probe is made not to see (its check is held at "bit-identical"): the
+    firmware's outputs rounded to one decimal, so tied classes take the first.
+    """
+    import json
+    import shutil
+
+    from hls4ml.model.graph import ModelGraph
+
+    from harness.judge import firmware as guard
+
+    label = harness_session.settings.label
+    shutil.copytree(Path(harness_session.baselines_dir) / label, tmp_path / label, ignore=shutil.ignore_patterns("_*"))
+    fw = tmp_path / label / "firmware" / "scaled.json"
+    fw.write_text(json.dumps({**json.loads(fw.read_text()), "records": []}))  # no record: not the exact tier
+    monkeypatch.setattr(harness_session, "baselines_dir", tmp_path)
+    monkeypatch.setattr(harness_session, "probe_check", lambda point: ("the probe is bit-identical to its record", []))
+    part = harness_session.firmware_verdict("scaled")
+    assert not part.failed, part.message
+    said = " ".join(part.notes)
+    assert "no firmware record of this float model" in said and "fresh seeds converted" in said, said
+    assert guard.load_seeds(fw) is not None
+    true_predict = ModelGraph.predict
+    monkeypatch.setattr(ModelGraph, "predict", lambda self, x: np.round(true_predict(self, x), 1))
+    part = harness_session.firmware_verdict("scaled")
+    assert part.failed and part.tier == "statistical", part.message
+    assert "firmware.agreement: fresh" in part.message and "compiled once for many" in part.message, part.message
+    assert "pytest -m firmware --update-baselines -k scaled" in part.message, part.message

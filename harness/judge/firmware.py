@@ -9,6 +9,14 @@ the numbers and in that environment. Records live beside the training baselines,
 ``baselines/<dataset>-<profile>/firmware/<exercise>.json``. Where no record of the float model
 applies (another machine's training), the probe's record in ``baselines/firmware-probe.json``
 guards the firmware instead: it is keyed by the probe's own numbers, the same everywhere.
+
+Beyond the exact tier, the same file's ``seeds`` hold the firmware metrics of the training
+baseline's seeds, converted once when the baseline is made (:class:`Seeds`). Fresh seeds' firmware
+is then judged against them (:func:`statistical`), by the rule fixed before any of them were
+looked at: per :data:`FIRMWARE_METRICS`, a two-sided exact rank-sum test of the fresh seeds that
+converted against the stored ones that did, each at :func:`per_test_alpha` (the firmware step's own
+false-alarm budget, :data:`harness.judge.guard.SUITE_ALPHA`, split evenly over its exercises and
+metrics: Bonferroni). Whether a seed converts is its training's state, which the training guard judges.
 """
 
 from __future__ import annotations
@@ -19,12 +27,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from harness.core.errors import BaselineError
 from harness.core.files import read_json, write_text
+from harness.experiment.vocabulary import FIRMWARE_METRICS
 from harness.firmware.convert import FirmwareRun
+from harness.judge import guard, stats
 
 FOLDER = "firmware"
 PROBE_FILE = "firmware-probe.json"
+#: The training baseline's first seeds whose firmware is stored: each costs a training and ~2 s of C simulation.
+SEEDS = 20
 
 
 @dataclass(frozen=True)
@@ -55,21 +69,83 @@ def probe_path(root: Path) -> Path:
     return Path(root) / PROBE_FILE
 
 
+@dataclass(frozen=True)
+class Seeds:
+    """The firmware of a training baseline's seeds at one precision point, and where it was made."""
+
+    precision: str
+    #: The training baseline's trainer and backend: fresh seeds are draws of the same only where both match.
+    trainer: str
+    backend: str
+    #: hls4ml's and the compiler's versions and the defaults left, as a firmware record holds them.
+    environment: dict[str, str]
+    #: Per seed, its :data:`FIRMWARE_METRICS`, or why it had nothing to convert.
+    results: dict[int, dict[str, float] | str]
+
+    def converted(self) -> list[dict[str, float]]:
+        return [r for r in self.results.values() if not isinstance(r, str)]
+
+
+def _raw(path: Path) -> dict:
+    return read_json(path, BaselineError, "firmware baseline") if path.exists() else {}
+
+
 def load(path: Path) -> tuple[Record, ...]:
     """The records of one exercise's firmware file; none when there is no file yet."""
-    if not path.exists():
-        return ()
-    raw = read_json(path, BaselineError, "firmware baseline")
+    raw = _raw(path)
     try:
-        return tuple(Record(**{**r, "environment": dict(r["environment"])}) for r in raw["records"])
+        return tuple(Record(**{**r, "environment": dict(r["environment"])}) for r in raw.get("records", ()))
     except (KeyError, TypeError) as exc:
         raise BaselineError(f"{path}: not a firmware baseline ({exc})") from None
 
 
-def write(path: Path, experiment: str, records: Sequence[Record]) -> None:
+def load_seeds(path: Path) -> Seeds | None:
+    """The stored seeds' firmware of one exercise's firmware file; ``None`` when it holds none."""
+    raw = _raw(path).get("seeds")
+    if raw is None:
+        return None
+    try:
+        results = {int(seed): r if isinstance(r, str) else dict(r) for seed, r in raw["results"].items()}
+        return Seeds(raw["precision"], raw["trainer"], raw["backend"], dict(raw["environment"]), results)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BaselineError(f"{path}: its seeds are not a firmware baseline ({exc})") from None
+
+
+def write(path: Path, experiment: str, records: Sequence[Record], seeds: Seeds | None = None) -> None:
+    """Write one exercise's firmware file; the stored seeds are kept unless ``seeds`` replaces them."""
+    kept = _raw(path).get("seeds")
+    doc: dict[str, object] = {"experiment": experiment, "records": [r.__dict__ for r in records]}
+    if seeds is not None:
+        kept = {**seeds.__dict__, "results": {str(k): v for k, v in sorted(seeds.results.items())}}
+    if kept is not None:
+        doc["seeds"] = kept
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"experiment": experiment, "records": [r.__dict__ for r in records]}
     write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def per_test_alpha(n_exercises: int) -> float:
+    """The level of each of an exercise's firmware rank tests (see the module docstring)."""
+    return guard.exercise_alpha(n_exercises) / len(FIRMWARE_METRICS)
+
+
+def statistical(
+    stored: Seeds, fresh: Sequence[Mapping[str, float]], seeds: Sequence[int], alpha: float
+) -> guard.StatisticalVerdict:
+    """The fresh seeds' firmware metrics against the stored seeds', by the rule in the module docstring."""
+    kept = stored.converted()
+    tests = []
+    for name in FIRMWARE_METRICS:
+        f, s = [m[name] for m in fresh], [m[name] for m in kept]
+        p = stats.rank_sum_pvalue(f, s)
+        tests.append(guard.Comparison(name, len(f), len(s), p, alpha, _median(f), _median(s)))
+    notes = []
+    if min(len(fresh), len(kept)) and guard.smallest_pvalue(len(kept), len(fresh)) > alpha:
+        notes.append(f"{len(fresh)} fresh and {len(kept)} stored seeds converted: too few for any test to reject")
+    return guard.StatisticalVerdict(tuple(seeds), tuple(tests), (), tuple(notes))
+
+
+def _median(values: Sequence[float]) -> str:
+    return f"median {float(np.median(values)):.4g}" if values else "none"
 
 
 def replaced(records: Sequence[Record], new: Record) -> tuple[Record, ...]:

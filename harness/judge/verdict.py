@@ -100,10 +100,11 @@ def firmware(
     point: str,
     seed: int,
     moved: Sequence[str] = (),
-    note: str = "",
+    note: str | Sequence[str] = (),
     record: str = "",
+    tier: str = "exact",
 ) -> Part:
-    """The firmware at ``point``: its expectations, and what moved against its exact record (``moved``).
+    """The firmware at ``point``: its expectations, and what moved against its records (``moved``, by ``tier``).
 
     ``outcomes`` as a string is why the run had nothing to convert: said, never a failure.
     """
@@ -113,7 +114,8 @@ def firmware(
     lines = (*moved, *(str(o) for o in outcomes))
     header = f"{experiment.name} (seed {seed}): its firmware at {point} changed or lost what it should keep:"
     advice = f"If the change is intended, re-record it with: {record}" if moved and record else ""
-    return Part(FAIL if failed else PASS, header, lines, (note,) if note else (), advice, "exact" if moved else None)
+    notes = (note,) if isinstance(note, str) else tuple(note)
+    return Part(FAIL if failed else PASS, header, lines, tuple(n for n in notes if n), advice, tier if moved else None)
 
 
 def initial(name: str, checked: InitVerdict) -> Part:
