@@ -159,7 +159,7 @@ class Session:
         """``(verdict, notes)``: the firmware of this session's fresh draws against the stored seeds' (no verdict
         where none are stored for this training). The draws are the training guard's own, trained once; the
         session seed's firmware is repeated last through the one-compile path and must give its own digest."""
-        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        path = self.firmware_seeds_path(name)
         stored, command = firmware_guard.load_seeds(path), self.firmware_seeds_command(name)
         made = stored and (stored.precision, stored.trainer, stored.backend)
         if made != (point, TRAINER, self.settings.backend):
@@ -203,11 +203,20 @@ class Session:
         X_test = self.runs.split(experiment.variant.scaled).X_test
         outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
         results.update({run.seed: _firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)})
-        path = firmware_guard.path_for(self.baselines_dir, self.settings.label, name)
+        path = self.firmware_seeds_path(name)
         made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results)
         firmware_guard.write(path, name, firmware_guard.load(path), made)
         self._wrote(path, [f"the firmware of {len(seeds)} seeds at {point} ({len(draws)} converted)"])
         return path
+
+    def firmware_seeds_path(self, name: str) -> Path:
+        """Where ``name``'s stored seeds' firmware lives: beside this backend's own training baseline.
+
+        The exact records are keyed by the float run's digest and share the TensorFlow folder's file;
+        seeds are draws of one backend's training, so another backend's go to its own folder.
+        """
+        label = baseline.own_label(self.settings.label, self.settings.backend)
+        return firmware_guard.path_for(self.baselines_dir, label, name)
 
     def firmware_seeds_command(self, name: str) -> str:
         """The command that stores ``name``'s seeds' firmware for this session's options."""
