@@ -73,7 +73,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--intended",
         action="store_true",
-        help="with --record-exact: the change of training is intended; record without asking the statistical tier",
+        help="with --record-exact: the change is intended; record training without asking the statistical tier, "
+        "and firmware that lost its expectations or a moved firmware probe",
     )
 
 

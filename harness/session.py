@@ -159,17 +159,19 @@ class Session:
         """``(verdict, notes)``: the firmware of this session's fresh draws against the stored seeds' (no verdict
         where none are stored for this training). The draws are the training guard's own, trained once; the
         session seed's firmware is repeated last through the one-compile path and must give its own digest."""
-        path = self.firmware_seeds_path(name)
-        stored, command = firmware_guard.load_seeds(path), self.firmware_seeds_command(name)
+        path, command = self.firmware_seeds_path(name), self.firmware_seeds_command(name)
+        try:
+            training = self.stored_baseline(name)
+            self._exchangeable(name, training)
+            stored = firmware_guard.load_seeds(path)
+        except BaselineError as exc:
+            return None, [f"the firmware's statistical tier needs the training baseline and its seeds' firmware: {exc}"]
         made = stored and (stored.precision, stored.trainer, stored.backend)
         if made != (point, TRAINER, self.settings.backend):
             what = f"{stored.backend}'s {stored.trainer} seeds at {stored.precision}" if stored else "none"
             return None, [f"no stored seeds' firmware to judge fresh seeds by ({path.name}: {what}); record: {command}"]
-        try:
-            training = self.stored_baseline(name)
-            self._exchangeable(name, training)
-        except BaselineError as exc:
-            return None, [f"the firmware's statistical tier needs the training baseline: {exc}"]
+        if stored.training != _training_digest(training, stored.results):
+            return None, [f"{path}: its seeds' firmware is of a training baseline since re-recorded; record: {command}"]
         members, _, runs = self.fresh_draws(name, training)
         draws = [r for r in (*runs, self.run(name)) if nothing_to_convert(r) is None]
         experiment = self.experiments[name]
@@ -184,8 +186,11 @@ class Session:
             notes.append(f"the stored seeds' firmware was made with other settings: {'; '.join(changed)}")
         own = self.firmware(name, point)
         if draws and draws[-1] is self.run(name) and len(draws) > 1 and outputs_digest(outputs[-1]) != own.digest:
-            twin = f"seed {self.settings.seed}'s firmware, compiled once for many, no longer computes its own compile's"
-            verdict = dataclasses.replace(verdict, moved=(f"{twin} ({outputs_digest(outputs[-1])} vs {own.digest})",))
+            twin = (
+                f"seed {self.settings.seed}'s firmware, compiled once for many, no longer computes its own compile's "
+                f"({outputs_digest(outputs[-1])} vs {own.digest}): harness/firmware/many.py's premise broke"
+            )
+            verdict = dataclasses.replace(verdict, moved=(twin,))
         return verdict, notes
 
     def record_firmware_seeds(self, name: str, point: str = PRECISION) -> Path:
@@ -204,7 +209,8 @@ class Session:
         outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
         results.update({run.seed: _firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)})
         path = self.firmware_seeds_path(name)
-        made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results)
+        digest = _training_digest(training, results)
+        made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results, digest)
         firmware_guard.write(path, name, firmware_guard.load(path), made)
         self._wrote(path, [f"the firmware of {len(seeds)} seeds at {point} ({len(draws)} converted)"])
         return path
@@ -264,7 +270,8 @@ class Session:
 
     def probe_command(self, intended: bool = False) -> str:
         """The command that writes the probe's record (``--intended`` to replace one that moved)."""
-        words = ["pytest", "-m", "firmware", "--record-exact", *(["--intended"] if intended else []), "-k", "probe"]
+        intent = ["--intended"] if intended else []
+        words = ["pytest", "-m", "firmware", "--record-exact", *intent, "-k", "test_the_firmware_probe"]
         if self.baselines_dir.resolve() != DEFAULT_BASELINES:
             words.append(f"--baselines-dir={self.baselines_dir}")
         return shlex.join(words)
@@ -564,6 +571,8 @@ class Session:
             )
         if weak := guard.weakness(stored.per_seed(), self.fresh_seeds, len(self.experiments)):
             notes.append(weak)
+        if self.firmware_seeds_path(name).exists():
+            notes.append(f"its seeds' firmware is now stale: re-record it with {self.firmware_seeds_command(name)}")
         self._wrote(path, notes)
         return BaselineResult(path, [], None, notes)
 
@@ -659,3 +668,9 @@ def _firmware_metrics(run: TrainingRun, fixed) -> dict[str, float]:
         "firmware.agreement": agreement(fixed, run.y_pred),
         "firmware.accuracy_loss": accuracy(run.y_test, run.y_pred) - fixed_accuracy,
     }
+
+
+def _training_digest(training: baseline.Baseline, results: Mapping[int, object]) -> str:
+    """:func:`harness.judge.firmware.training_digest` of the training baseline's seeds in ``results``."""
+    per_seed = dict(zip(training.seeds, training.per_seed(), strict=True))
+    return firmware_guard.training_digest({s: per_seed.get(s, {}) for s in results})

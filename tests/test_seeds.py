@@ -276,3 +276,14 @@ def test_a_twin_that_parts_from_its_lone_run_fails_the_statistical_tier(tmp_path
     result = session.check_baseline("sgd")
     assert seen == [0]
     assert "seed 0 side by side no longer trains as its own model.fit, from the same draws: x" in result.problems
+
+
+def test_the_firmware_probes_record_does_not_make_the_baselines_root_a_set():
+    """``baselines/firmware-probe.json`` is no baseline set: the root still holds several, and says so."""
+    from harness.cli.seeds import _label_folder
+    from harness.core.errors import HarnessError
+
+    root = Path(__file__).resolve().parent.parent / "baselines"
+    assert (root / "firmware-probe.json").exists()
+    with pytest.raises(HarnessError, match="holds several baseline sets"):
+        _label_folder(root)

@@ -24,6 +24,7 @@ from harness.experiment import Settings, profile, select
 from harness.judge import baseline, equivalence
 from harness.judge.baseline import DATA, seed_span
 from harness.judge.checks import check_behaviour
+from harness.judge.firmware import PROBE_FILE
 from harness.judge.guard import strength_problem, weakness
 from harness.measure.metrics import compute
 from harness.outputs import folders
@@ -329,7 +330,7 @@ def compare_command(args: argparse.Namespace) -> int:
 def _label_folder(folder: Path) -> Path:
     """A ``<dataset>-<profile>`` folder as given, or the one such folder inside a baselines root or shard."""
 
-    if any(folder.glob("*.json")):
+    if any(p.name != PROBE_FILE for p in folder.glob("*.json")):  # the firmware probe's record is no set
         return folder
     # _data.json alone is not a set: a shard trained on JAX keeps its seeds in <label>-jax/, the data in <label>/
     inside = sorted({p.parent for p in folder.glob("*/*.json") if p.stem != DATA})

@@ -49,10 +49,22 @@ def simulate_many(
     models: Sequence, X: np.ndarray, point: str, work: Path | None = None
 ) -> tuple[list[np.ndarray], dict[str, str]]:
     """Each model's fixed-point outputs on ``X`` at ``point``, compiling once where the sources agree,
-    and the firmware's environment (:func:`harness.firmware.convert.simulate`)."""
+    and the firmware's environment (:func:`harness.firmware.convert.simulate`).
+
+    The projects are written in ``work`` (a temporary folder, removed after, when none is given).
+    """
     if not models:
         return [], {}
-    work = Path(work or tempfile.mkdtemp(prefix="jet-harness-firmware-many-"))
+    own = work is None
+    work = Path(tempfile.mkdtemp(prefix="jet-harness-firmware-many-") if own else work)
+    try:
+        return _simulate_many(models, X, point, work)
+    finally:
+        if own:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _simulate_many(models: Sequence, X: np.ndarray, point: str, work: Path) -> tuple[list[np.ndarray], dict[str, str]]:
     compiled = work / "compiled"
     first, _, environment = simulate(models[0], X, compiled, point)
     library, reference = _library(compiled), sources(compiled)
@@ -66,7 +78,6 @@ def simulate_many(
             shutil.copyfile(text, compiled / "firmware" / "weights" / text.name)
         outputs.append(_predict(hls_model, library, work / f"model{i}.so", X))
         shutil.rmtree(written)
-    shutil.rmtree(work)
     return outputs, environment
 
 

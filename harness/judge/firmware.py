@@ -21,6 +21,7 @@ metrics: Bonferroni). Whether a seed converts is its training's state, which the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -81,13 +82,24 @@ class Seeds:
     environment: dict[str, str]
     #: Per seed, its :data:`FIRMWARE_METRICS`, or why it had nothing to convert.
     results: dict[int, dict[str, float] | str]
+    #: :func:`training_digest` of the training baseline's seeds they were converted from.
+    training: str
 
     def converted(self) -> list[dict[str, float]]:
         return [r for r in self.results.values() if not isinstance(r, str)]
 
 
+def training_digest(per_seed: Mapping[int, Mapping[str, float]]) -> str:
+    """sha256 of the training baseline's seeds whose firmware is stored: a re-recorded baseline makes them stale."""
+    text = json.dumps({str(s): dict(sorted(m.items())) for s, m in sorted(per_seed.items())}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _raw(path: Path) -> dict:
-    return read_json(path, BaselineError, "firmware baseline") if path.exists() else {}
+    raw = read_json(path, BaselineError, "firmware baseline") if path.exists() else {}
+    if not isinstance(raw, dict):
+        raise BaselineError(f"{path}: not a firmware baseline (a JSON object)")
+    return raw
 
 
 def load(path: Path) -> tuple[Record, ...]:
@@ -105,10 +117,16 @@ def load_seeds(path: Path) -> Seeds | None:
     if raw is None:
         return None
     try:
-        results = {int(seed): r if isinstance(r, str) else dict(r) for seed, r in raw["results"].items()}
-        return Seeds(raw["precision"], raw["trainer"], raw["backend"], dict(raw["environment"]), results)
+        results = {int(seed): r if isinstance(r, str) else _metrics(r) for seed, r in raw["results"].items()}
+        environment = dict(raw["environment"])
+        return Seeds(raw["precision"], raw["trainer"], raw["backend"], environment, results, raw["training"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BaselineError(f"{path}: its seeds are not a firmware baseline ({exc})") from None
+
+
+def _metrics(result: Mapping[str, float]) -> dict[str, float]:
+    """One seed's :data:`FIRMWARE_METRICS`, each a number (a KeyError or ValueError names what is missing)."""
+    return {name: float(result[name]) for name in FIRMWARE_METRICS}
 
 
 def write(path: Path, experiment: str, records: Sequence[Record], seeds: Seeds | None = None) -> None:
