@@ -27,14 +27,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.core.errors import BaselineError
 from harness.core.files import read_json, write_text
 from harness.experiment.vocabulary import FIRMWARE_METRICS
-from harness.firmware.convert import FirmwareRun
 from harness.judge import guard, stats
+
+if TYPE_CHECKING:  # a type only: importing the firmware stage here would import Keras before a backend is chosen
+    from harness.firmware.convert import FirmwareRun
 
 FOLDER = "firmware"
 PROBE_FILE = "firmware-probe.json"
