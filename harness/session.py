@@ -25,12 +25,12 @@ from harness.firmware import probe
 from harness.firmware.config import PRECISION
 from harness.firmware.convert import (
     FirmwareRun,
-    agreement,
     convert,
     functional,
     nothing_to_convert,
     outputs_digest,
     rebuild,
+    scored,
     traced,
 )
 from harness.firmware.many import simulate_many
@@ -39,7 +39,7 @@ from harness.judge import firmware as firmware_guard
 from harness.judge import verdict as verdicts
 from harness.judge.checks import Outcome, check_behaviour
 from harness.judge.verdict import BaselineResult
-from harness.measure.metrics import accuracy, compute
+from harness.measure.metrics import compute
 from harness.outputs import artifacts, folders, report
 from harness.train import numerics
 from harness.train.run_cache import Runs
@@ -177,7 +177,7 @@ class Session:
         experiment = self.experiments[name]
         X_test = self.runs.split(experiment.variant.scaled).X_test
         outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
-        fresh = [_firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)]
+        fresh = [scored(run, fixed, point).metrics() for run, fixed in zip(draws, outputs, strict=True)]
         seeds = [run.seed for run in draws]
         verdict = firmware_guard.statistical(stored, fresh, seeds, firmware_guard.per_test_alpha(len(self.experiments)))
         notes = [f"firmware statistical tier: {len(draws)} of {len(members) + 1} fresh seeds converted"]
@@ -207,7 +207,8 @@ class Session:
         experiment = self.experiments[name]
         X_test = self.runs.split(experiment.variant.scaled).X_test
         outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
-        results.update({run.seed: _firmware_metrics(run, fixed) for run, fixed in zip(draws, outputs, strict=True)})
+        for run, fixed in zip(draws, outputs, strict=True):
+            results[run.seed] = scored(run, fixed, point).metrics()
         path = self.firmware_seeds_path(name)
         digest = _training_digest(training, results)
         made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results, digest)
@@ -658,16 +659,6 @@ class Session:
     def output_dir(self) -> Path | None:
         """This run's files: ``<artifacts>/runs/<run id>/<dataset>-<profile>/``."""
         return self.run_root / self.settings.label if self.run_root else None
-
-
-def _firmware_metrics(run: TrainingRun, fixed) -> dict[str, float]:
-    """The ``firmware.*`` metrics of ``run``'s fixed-point outputs ``fixed`` (as :meth:`FirmwareRun.metrics`)."""
-    fixed_accuracy = accuracy(run.y_test, fixed)
-    return {
-        "firmware.accuracy": fixed_accuracy,
-        "firmware.agreement": agreement(fixed, run.y_pred),
-        "firmware.accuracy_loss": accuracy(run.y_test, run.y_pred) - fixed_accuracy,
-    }
 
 
 def _training_digest(training: baseline.Baseline, results: Mapping[int, object]) -> str:

@@ -44,9 +44,8 @@ def main() -> None:
     settings = Settings(profile=profile(args.profile), seed=args.seeds[0], backend=use("tensorflow"))
 
     from harness.firmware.config import precision
-    from harness.firmware.convert import agreement, nothing_to_convert, rebuild
+    from harness.firmware.convert import nothing_to_convert, rebuild, scored
     from harness.firmware.many import simulate_many
-    from harness.measure.metrics import accuracy
     from harness.train.run_cache import Runs
 
     experiments = {**registry(), **{e.name: e for e in EXTRA}}
@@ -61,17 +60,7 @@ def main() -> None:
         for point in points:
             start = time.perf_counter()
             outputs, _ = simulate_many([rebuild(run, experiment) for run in done], X_test, point)
-            results = [
-                {
-                    "experiment": name,
-                    "seed": run.seed,
-                    "precision": point,
-                    "float_accuracy": accuracy(run.y_test, run.y_pred),
-                    "accuracy": accuracy(run.y_test, fixed),
-                    "agreement": agreement(fixed, run.y_pred),
-                }
-                for run, fixed in zip(done, outputs, strict=True)
-            ]
+            results = [scored(run, fixed, point).as_dict() for run, fixed in zip(done, outputs, strict=True)]
             found += results
             rows.append(
                 (

@@ -85,6 +85,11 @@ def convert(
     if reason := nothing_to_convert(run):
         return FirmwareRun(run.experiment, run.seed, point, skipped=reason)
     fixed, timings, environment = simulate(rebuild(run, experiment), X_test, folder, point)
+    return scored(run, fixed, point, seconds=timings, project=str(folder), environment=environment)
+
+
+def scored(run: TrainingRun, fixed: np.ndarray, point: str, **more) -> FirmwareRun:
+    """``run``'s firmware outputs ``fixed`` at ``point``, judged against the run's own labels and float outputs."""
     return FirmwareRun(
         experiment=run.experiment,
         seed=run.seed,
@@ -93,9 +98,7 @@ def convert(
         float_accuracy=accuracy(run.y_test, run.y_pred),
         agreement=agreement(fixed, run.y_pred),
         digest=outputs_digest(fixed),
-        seconds=timings,
-        project=str(folder),
-        environment=environment,
+        **more,
     )
 
 
