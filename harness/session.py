@@ -28,7 +28,6 @@ from harness.firmware.convert import (
     convert,
     functional,
     nothing_to_convert,
-    outputs_digest,
     rebuild,
     scored,
     traced,
@@ -174,10 +173,8 @@ class Session:
             return None, [f"{path}: its seeds' firmware is of a training baseline since re-recorded; record: {command}"]
         members, _, runs = self.fresh_draws(name, training)
         draws = [r for r in (*runs, self.run(name)) if nothing_to_convert(r) is None]
-        experiment = self.experiments[name]
-        X_test = self.runs.split(experiment.variant.scaled).X_test
-        outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
-        fresh = [scored(run, fixed, point).metrics() for run, fixed in zip(draws, outputs, strict=True)]
+        done, environment = self._firmware_of_many(name, draws, point)
+        fresh = [result.metrics() for result in done]
         seeds = [run.seed for run in draws]
         verdict = firmware_guard.statistical(stored, fresh, seeds, firmware_guard.per_test_alpha(len(self.experiments)))
         notes = [f"firmware statistical tier: {len(draws)} of {len(members) + 1} fresh seeds converted"]
@@ -185,10 +182,10 @@ class Session:
         if changed := firmware_guard.differences(stored.environment, environment):
             notes.append(f"the stored seeds' firmware was made with other settings: {'; '.join(changed)}")
         own = self.firmware(name, point)
-        if draws and draws[-1] is self.run(name) and len(draws) > 1 and outputs_digest(outputs[-1]) != own.digest:
+        if draws and draws[-1] is self.run(name) and len(draws) > 1 and done[-1].digest != own.digest:
             twin = (
                 f"seed {self.settings.seed}'s firmware, compiled once for many, no longer computes its own compile's "
-                f"({outputs_digest(outputs[-1])} vs {own.digest}): harness/firmware/many.py's premise broke"
+                f"({done[-1].digest} vs {own.digest}): harness/firmware/many.py's premise broke"
             )
             verdict = dataclasses.replace(verdict, moved=(twin,))
         return verdict, notes
@@ -203,18 +200,23 @@ class Session:
         self._seed_runs.update({(name, run.seed): run for run in (self.runs.many(name, missing) if missing else [])})
         runs = [self._seed_runs[(name, s)] for s in seeds]
         results: dict[int, dict[str, float] | str] = {r.seed: why for r in runs if (why := nothing_to_convert(r))}
-        draws = [r for r in runs if r.seed not in results]
-        experiment = self.experiments[name]
-        X_test = self.runs.split(experiment.variant.scaled).X_test
-        outputs, environment = simulate_many([rebuild(r, experiment) for r in draws], X_test, point)
-        for run, fixed in zip(draws, outputs, strict=True):
-            results[run.seed] = scored(run, fixed, point).metrics()
+        done, environment = self._firmware_of_many(name, [r for r in runs if r.seed not in results], point)
+        results.update({result.seed: result.metrics() for result in done})
         path = self.firmware_seeds_path(name)
         digest = _training_digest(training, results)
         made = firmware_guard.Seeds(point, TRAINER, self.settings.backend, environment, results, digest)
         firmware_guard.write(path, name, firmware_guard.load(path), made)
-        self._wrote(path, [f"the firmware of {len(seeds)} seeds at {point} ({len(draws)} converted)"])
+        self._wrote(path, [f"the firmware of {len(seeds)} seeds at {point} ({len(done)} converted)"])
         return path
+
+    def _firmware_of_many(
+        self, name: str, runs: Sequence[TrainingRun], point: str
+    ) -> tuple[list[FirmwareRun], dict[str, str]]:
+        """``runs``' firmware at ``point``, scored against each run's own float outputs, from one compile."""
+        experiment = self.experiments[name]
+        X_test = self.runs.split(experiment.variant.scaled).X_test
+        outputs, environment = simulate_many([rebuild(r, experiment) for r in runs], X_test, point)
+        return [scored(run, fixed, point) for run, fixed in zip(runs, outputs, strict=True)], environment
 
     def firmware_seeds_path(self, name: str) -> Path:
         """Where ``name``'s stored seeds' firmware lives: beside this backend's own training baseline.

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from harness.core.errors import BaselineError
 from harness.core.files import read_json, write_text
 from harness.experiment.vocabulary import FIRMWARE_METRICS
@@ -158,15 +156,11 @@ def statistical(
     for name in FIRMWARE_METRICS:
         f, s = [m[name] for m in fresh], [m[name] for m in kept]
         p = stats.rank_sum_pvalue(f, s)
-        tests.append(guard.Comparison(name, len(f), len(s), p, alpha, _median(f), _median(s)))
+        tests.append(guard.Comparison(name, len(f), len(s), p, alpha, guard.median_text(f), guard.median_text(s)))
     notes = []
     if min(len(fresh), len(kept)) and guard.smallest_pvalue(len(kept), len(fresh)) > alpha:
         notes.append(f"{len(fresh)} fresh and {len(kept)} stored seeds converted: too few for any test to reject")
     return guard.StatisticalVerdict(tuple(seeds), tuple(tests), (), tuple(notes))
-
-
-def _median(values: Sequence[float]) -> str:
-    return f"median {float(np.median(values)):.4g}" if values else "none"
 
 
 def replaced(records: Sequence[Record], new: Record) -> tuple[Record, ...]:

@@ -317,10 +317,10 @@ def _ranks(
     f = [m.get(name, math.nan) for m in fresh]
     s = [m.get(name, math.nan) for m in stored]
     p = stats.rank_sum_pvalue(f, s)
-    return Comparison(f"{label or name} ({over})", len(f), len(s), p, alpha, _median(f), _median(s))
+    return Comparison(f"{label or name} ({over})", len(f), len(s), p, alpha, median_text(f), median_text(s))
 
 
-def _median(values: Sequence[float]) -> str:
+def median_text(values: Sequence[float]) -> str:
     if not values:
         return "none"
     finite = [v for v in values if math.isfinite(v)]
