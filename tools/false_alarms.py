@@ -8,7 +8,13 @@ the tier trains. It prints, with 95 % Clopper–Pearson intervals:
 
 - the share of judged groups with any alarm at the tier's own level (the suite-level figure);
 - the share of the individual tests with p ≤ 0.05 and p ≤ 0.01 (an exact test's p-values
-  are at most uniform under the null: these shares should not exceed 0.05 and 0.01).
+  are at most uniform under the null: these shares should not exceed 0.05 and 0.01);
+- **the exchangeability check** (docs/guard.md, rule fixed before its seeds were trained): per
+  exercise, all its fresh seeds at once against the stored ones, by the tier's own tests; the
+  fresh and stored seeds are called not exchangeable where any of these p-values, over every
+  exercise and test of the run, is at most 0.01 divided by their number (Bonferroni, family
+  level 0.01). The groups' p-values share the stored seeds, so they are not independent draws;
+  this check is the one with a stated level.
 
 Not a test module.
 """
@@ -37,6 +43,7 @@ def main(folders: list[str]) -> None:
     alpha = guard.per_test_alpha(len(registry()))
     groups = alarms = 0
     pvalues: list[float] = []
+    pooled: list[tuple[str, str, float]] = []
     for folder in folders:
         for path in sorted(Path(folder).glob("*/*.json")):
             if path.stem == baseline.DATA:
@@ -53,10 +60,19 @@ def main(folders: list[str]) -> None:
                 pvalues += [t.pvalue for t in verdict.tests if t.n_fresh and t.n_stored]
                 flagged = "; ".join(verdict.problems) or "no alarm"
                 print(f"{fresh.experiment} seeds {baseline.seed_span(verdict.seeds)}: {flagged}")
+            everything = guard.judge(stored.per_seed(), per_seed, fresh.seeds, alpha)
+            pooled += [(fresh.experiment, t.name, t.pvalue) for t in everything.tests if t.n_fresh and t.n_stored]
     print(f"\nsuite-level: {_share(alarms, groups)} of judged groups raised an alarm at α = {alpha:.3g} per test")
     for level in (0.05, 0.01):
         hits = sum(p <= level for p in pvalues)
         print(f"tests with p ≤ {level}: {_share(hits, len(pvalues))}")
+    family = 0.01 / len(pooled)
+    exercise, metric, lowest = min(pooled, key=lambda row: row[2])
+    verdict = "NOT exchangeable" if lowest <= family else "exchangeable"
+    print(
+        f"exchangeability, all fresh seeds of each exercise at once: {len(pooled)} tests, smallest p = {lowest:.3g}"
+        f" ({exercise} {metric}) against 0.01/{len(pooled)} = {family:.2g}: {verdict} at family level 0.01"
+    )
 
 
 def _share(hits: int, n: int) -> str:

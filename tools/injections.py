@@ -112,15 +112,6 @@ def _smear_mass(X, y):
     return X, y
 
 
-def _profile(**changes) -> Callable[[], None]:
-    def patch() -> None:
-        from harness import experiment
-
-        experiment.PROFILES["quick"] = replace(experiment.PROFILES["quick"], **changes)
-
-    return patch
-
-
 def _prepare(change: Callable) -> Callable[[], None]:
     def patch() -> None:
         from harness.train import training
@@ -170,10 +161,50 @@ def _policy(name: str) -> Callable[[], None]:
     return patch
 
 
-def _steps_per_execution() -> None:
-    from harness.train import training
+def _compile(**changes) -> Callable[[], None]:
+    def patch() -> None:
+        import keras
 
-    training.STEPS_PER_EXECUTION = 1
+        original = keras.Model.compile
+        keras.Model.compile = lambda self, *a, **kw: original(self, *a, **{**kw, **changes})
+
+    return patch
+
+
+def _validation_split(fraction: float) -> Callable[[], None]:
+    """Keras's data adapter cuts ``fraction`` off for validation, whatever ``fit`` was asked."""
+
+    def patch() -> None:
+        from keras.src.trainers.data_adapters import array_slicing
+
+        original = array_slicing.train_validation_split
+        array_slicing.train_validation_split = lambda arrays, validation_split: original(arrays, fraction)
+
+    return patch
+
+
+def _bias(value: float) -> Callable[[], None]:
+    """``Dense``'s default bias initializer, ``"zeros"``, becomes a constant."""
+
+    def patch() -> None:
+        import keras
+
+        _wrap_init(
+            keras.layers.Dense, bias_initializer=lambda v: keras.initializers.Constant(value) if v == "zeros" else v
+        )
+
+    return patch
+
+
+def _epsilon(value: float) -> Callable[[], None]:
+    """Keras's fuzz factor (``keras.config.epsilon``), which clips the cross-entropy's probabilities."""
+
+    def patch() -> None:
+        import keras
+
+        keras.config.set_epsilon(value)
+
+    return patch
 
 
 def _act(name: str) -> Callable:
@@ -255,14 +286,21 @@ ROWS: dict[str, tuple[str, Callable[[], None], tuple[str, ...]]] = {
     "no_scaler": ("scaler dropped", _prepare(lambda original, data, scaled: original(data, False)), ("scaled",)),
     "leak": ("test set drawn from the training jets (a leak)", _prepare(_leak), ("adam",)),
     "split_seed": ("train/test split random_state 42 → 43", _split_seed, ("sgd",)),
-    "batch": ("batch 1024 → 512", _profile(batch_size=512), ("sgd",)),
-    "val_split": ("validation_split 0.25 → 0.1", _profile(validation_split=0.1), ("sgd",)),
-    "epochs": ("60 → 50 epochs", _profile(epochs=50), ("sgd",)),
-    "no_shuffle": ("shuffle=False in fit", _fit(shuffle=False), ("sgd",)),
+    "batch": ("batch 1024 → 512 (in `fit`)", _fit(batch_size=512), ("sgd",)),
+    "val_split": ("validation_split 0.25 → 0.1 (in Keras's data adapter)", _validation_split(0.1), ("sgd",)),
+    "epochs": ("60 → 50 epochs (in `fit`)", _fit(epochs=50), ("sgd",)),
+    "no_shuffle": ("shuffle=False in `fit`", _fit(shuffle=False), ("sgd",)),
+    "batch_shuffle": (
+        'shuffle="batch" in `fit` (batches shuffled, rows within them not)',
+        _fit(shuffle="batch"),
+        ("sgd",),
+    ),
     "float64": ("dtype policy float32 → float64", _policy("float64"), ("sgd", "adam")),
+    "bias": ("`Dense` bias initializer zeros → 0.1", _bias(0.1), ("sgd", "adam")),
+    "epsilon": ("Keras's epsilon (cross-entropy clipping) 1e-7 → 1e-3", _epsilon(1e-3), ("sgd", "adam")),
     "steps_per_execution": (
-        "steps_per_execution 32 → 1 (a control: same arithmetic)",
-        _steps_per_execution,
+        "steps_per_execution 32 → 1 in `compile` (a control: same arithmetic)",
+        _compile(steps_per_execution=1),
         ("sgd",),
     ),
 }
