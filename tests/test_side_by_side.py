@@ -20,7 +20,7 @@ from harness.data.prepare import prepare
 from harness.experiment import PROFILES, Experiment, Variant
 from harness.measure.metrics import LAYERS
 from harness.train import side_by_side
-from harness.train.training import compile_model, seed_everything, train
+from harness.train.training import TrainingRun, compile_model, seed_everything, train
 
 pytestmark = pytest.mark.training
 EXERCISES = list(registry().values())
@@ -101,17 +101,27 @@ def test_the_twin_is_the_lone_run_bit_for_bit_and_another_run_is_not(experiment:
     assert other[0].startswith("fc1's initial weights (largest difference ") and len(other) > 4
 
 
-def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data):
+def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
+    """Nor on the chunk before it: a model that an earlier chunk trained (Adam's moments and step count
+    moved) is restarted for the next one, and its seeds train as in a new model."""
     experiment = registry()["adam"]
     split = prepare(data)
     alone = side_by_side.train_seeds(experiment, split, SMOKE, [7])[0]
-    for seeds in ([7, 1], [2, 9, 7]):
-        run = next(r for r in side_by_side.train_seeds(experiment, split, SMOKE, seeds) if r.seed == 7)
-        assert run.history == alone.history
+
+    def same_as_alone(run: TrainingRun) -> None:
+        assert run.seed == 7 and run.history == alone.history
         for layer in LAYERS:
+            assert run.initial_kernels[layer].tobytes() == alone.initial_kernels[layer].tobytes()
             assert run.kernels[layer].tobytes() == alone.kernels[layer].tobytes()
-    chunked = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2, 7], chunk=2)
-    assert [r.seed for r in chunked] == [1, 2, 7] and chunked[2].history == alone.history
+
+    for seeds in ([7, 1], [2, 9, 7]):
+        same_as_alone(next(r for r in side_by_side.train_seeds(experiment, split, SMOKE, seeds) if r.seed == 7))
+    joined, real = [], side_by_side._joined
+    monkeypatch.setattr(side_by_side, "_joined", lambda *args: joined.append(args) or real(*args))
+    chunked = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2, 9, 7, 5], chunk=2)
+    assert [r.seed for r in chunked] == [1, 2, 9, 7, 5]
+    assert len(joined) == 2, "the second chunk restarts the first's model; the last, of one member, is new"
+    same_as_alone(chunked[3])
 
 
 def shared_epoch_structure(orders: list[list[np.ndarray]]) -> bool:

@@ -20,7 +20,9 @@ already permuted by its own generator (π), the validation rows left at the end 
 other member and of its own other epochs, whatever σ is; σ is seeded alike in every ``fit``
 of K members, so a seed's numbers do not depend on which others share its chunk. A
 permutation fixed for all epochs would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members.
-It costs one ``fit`` call per epoch (``initial_epoch``); the compiled train step is reused.
+It costs one ``fit`` call per epoch (``initial_epoch``); the compiled train step is reused, and so is
+the whole joined model by the next chunk of as many members (:class:`_Replicas`): tracing Keras's
+train step costs more than the smoke profile's training, and a quarter of a quick-profile chunk's.
 
 A member's initial weights come from ``set_random_seed`` of a number mixed from
 :data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
@@ -94,9 +96,12 @@ def train_seeds(
     if not seeds and twin is None:
         return []
     runs: list[TrainingRun] = []
+    built: dict[int, _Replicas] = {}
     for start in range(0, max(len(seeds), 1), chunk):
         group = [int(s) for s in seeds[start : start + chunk]]
-        runs += train_replicas(experiment, split, profile, group, on_epoch, twin=twin if start == 0 else None)
+        runs += train_replicas(
+            experiment, split, profile, group, on_epoch, twin=twin if start == 0 else None, built=built
+        )
     return runs
 
 
@@ -108,12 +113,14 @@ def train_replicas(
     on_epoch: EpochCallback | None = None,
     orders: Sequence[Sequence[np.ndarray]] | None = None,
     twin: int | None = None,
+    built: dict[int, _Replicas] | None = None,
 ) -> list[TrainingRun]:
     """One ``model.fit`` per epoch of ``len(seeds)`` members; ``orders[epoch][member]`` overrides their π.
 
     With a ``twin`` seed, member 0 is that seed's lone run over again: initialised as
     :func:`harness.train.training.train` initialises it, handed its rows in ``fit``'s own order, and the
-    ``fit`` shuffled as that run's is. Its run comes first.
+    ``fit`` shuffled as that run's is. Its run comes first. ``built``: the joined models of this call's
+    earlier chunks, by member count, restarted from these members' draws instead of built again.
     """
     n_rows = math.floor(len(split.X_train) * (1.0 - profile.validation_split))  # where validation_split cuts
     members = [_member(experiment.variant, split, seed, i) for i, seed in enumerate(seeds, start=twin is not None)]
@@ -123,7 +130,13 @@ def train_replicas(
         members.insert(0, build_model(experiment.variant, split.X_train.shape[1], len(split.classes), "member0"))
         rngs.insert(0, None)  # rows in fit's own order
         seeds = [twin, *seeds]
-    model = _joined(experiment.variant, split, members)
+    if built is not None and len(members) in built:
+        model, members = built[len(members)].restart(members)
+    else:
+        replicas = _Replicas(_joined(experiment.variant, split, members), members)
+        model = replicas.model
+        if built is not None:
+            built[len(members)] = replicas
     initial = [kernels_of(m) for m in members]
     # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
     # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
@@ -243,6 +256,31 @@ def _joined(variant: Variant, split: Split, members: Sequence[keras.Model]) -> k
         steps_per_execution=backend.steps_per_execution(STEPS_PER_EXECUTION),
     )
     return model
+
+
+class _Replicas:
+    """A joined model that the next chunk of as many members restarts rather than builds.
+
+    Restarting gives each member the weights its own fresh build drew (the user's ``Sequential``, seeded as a
+    lone run) and the optimizer the state it had before the first step, so a chunk trains bit for bit as
+    in a new model (``test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit``) while Keras's traced train,
+    test and predict functions are kept.
+    """
+
+    def __init__(self, model: keras.Model, members: Sequence[keras.Model]) -> None:
+        self.model = model
+        model.optimizer.build(model.trainable_variables)  # what fit's first call would do, done now to save its start
+        self._optimizer_start = [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables]
+        self._members = list(members)
+
+    def restart(self, fresh: Sequence[keras.Model]) -> tuple[keras.Model, list[keras.Model]]:
+        """The model with ``fresh``'s weights and the optimizer's start; its members, in ``fresh``'s order."""
+        for member, drawn in zip(self._members, fresh, strict=True):
+            member.set_weights(drawn.get_weights())
+        for variable, start in zip(self.model.optimizer.variables, self._optimizer_start, strict=True):
+            variable.assign(start)
+        self.model.stop_training = False
+        return self.model, self._members
 
 
 def _handed(split: Split, n_rows: int, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
