@@ -65,6 +65,11 @@ OPTIONS: dict[str, Option] = {
             path=True,
         ),
         Option(
+            "--no-plots",
+            "write each run's metrics.json only: no plots, no report (training and checks unchanged)",
+            {"action": "store_true"},
+        ),
+        Option(
             "--baselines-dir",
             "baselines root (default: the repository's baselines/)",
             {"type": Path, "default": None},

@@ -202,6 +202,7 @@ def _session(config: pytest.Config):
         baselines_dir=baselines,
         store=config.stash.get(_STORE, None),
         run_id=config.stash.get(_RUN_ID, None),
+        plots=not opt("no_plots"),
         tier=opt("tier"),
         fresh_seeds=opt("fresh_seeds"),
         on_epoch=Progress(ProgressLog(), interval=30.0).epoch,
@@ -270,7 +271,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if trained:
         once = "each once" if len(set(trained)) == len(trained) else "SOME MORE THAN ONCE"
         terminalreporter.write_line(f"jet-harness: {len(trained)} training runs shared between workers, {once}")
-    if written:
+    if written or (not session.plots and session.runs.completed()):
         settings = session.settings
         terminalreporter.write_sep("-", f"jet-harness: {settings.label}, seed {settings.seed}, {settings.backend}")
         for line in session.verdicts():
@@ -278,7 +279,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         note = session.shared_baselines_note([run.experiment for run in session.runs.completed()])
         if note:
             terminalreporter.write_line(note)
-        terminalreporter.write_line(f"plots and metrics.json: {session.output_dir}/")
+        what = "plots and metrics.json" if session.plots else "metrics.json (--no-plots)"
+        terminalreporter.write_line(f"{what}: {session.output_dir}/")
         terminalreporter.write_line(f"latest run: {session.artifacts_dir / 'latest'}/ (this one)")
         for path in written:
             if path.name.startswith("report."):

@@ -90,6 +90,7 @@ def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, f
         *(sys.executable, "-m", "pytest", "-p", "fake_machine", "-p", "no:cacheprovider", "-q"),
         *("tests/test_exercises.py", "-k", "test_baseline and sgd", f"--backend={backend}", "--fresh-seeds=4"),
         f"--artifacts-dir={tmp_path / 'artifacts'}",
+        "--no-plots",  # the verdict is the subject; figures would add seconds, not checks
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     out = done.stdout + done.stderr

@@ -40,6 +40,7 @@ def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pyte
 
 
 def test_missing_then_update_then_pass_then_drift(project):
+    """Every run here is ``--no-plots``: the checks do not read figures, and drawing them took a quarter of the time."""
     from harness.core.backend import DEFAULT, active
     from harness.judge.baseline import own_label
     from harness.train.side_by_side import TRAINER
@@ -48,24 +49,27 @@ def test_missing_then_update_then_pass_then_drift(project):
     baseline_file = project.path / "baselines" / own_label("surrogate-smoke", active()) / "sgd.json"  # written
     on = "" if active() == DEFAULT else f" --backend={active()}"  # a pasted command trains on this backend
 
-    missing = run(project)
+    missing = run(project, "--no-plots")
     missing.assert_outcomes(failed=1)
     update = f"pytest --update-baselines -k sgd --profile=smoke{on} --baselines-dir={project.path / 'baselines'}"
     missing.stdout.fnmatch_lines([f"*{shared_file}: no baseline; create or update it with: {update}"])
 
     # the printed command, pasted as it stands (it selects test_data_unchanged's baseline too)
-    pasted = project.runpytest(*shlex.split(update)[1:], "-p", "no:cacheprovider")
+    pasted = project.runpytest(*shlex.split(update)[1:], "-p", "no:cacheprovider", "--no-plots")
     pasted.assert_outcomes(passed=2, skipped=1)
     stored = json.loads(baseline_file.read_text())
     assert stored["seeds"] == list(range(40)) and stored["trainer"] == TRAINER
 
-    run(project).assert_outcomes(passed=1)  # this environment's exact record of seed 0 decides
+    exact = run(project, "--no-plots")  # this environment's exact record of seed 0 decides
+    exact.assert_outcomes(passed=1)
+    exact.stdout.fnmatch_lines(["sgd       0.* not asserted  pass (exact)", "metrics.json (--no-plots): *"])
+    assert not list((project.path / "artifacts").rglob("*.png")), "--no-plots drew a figure"
 
     # the exact record no longer matches: what moved, and the command that re-records it, pasted
     record = stored["exact"][0]["seeds"]["0"]
     record["digest"], record["metrics"]["accuracy"] = "0" * 64, record["metrics"]["accuracy"] + 0.01
     baseline_file.write_text(json.dumps(stored))
-    moved = run(project)
+    moved = run(project, "--no-plots")
     moved.assert_outcomes(failed=1)
     rerecord = f"pytest --record-exact -k sgd --profile=smoke{on} --baselines-dir={project.path / 'baselines'}"
     moved.stdout.fnmatch_lines(
@@ -75,17 +79,17 @@ def test_missing_then_update_then_pass_then_drift(project):
             f"*If intended, re-record with: {rerecord} (it records only where fresh seeds still train like*",
         ]
     )
-    rerecorded = project.runpytest(*shlex.split(rerecord)[1:], "-p", "no:cacheprovider")
+    rerecorded = project.runpytest(*shlex.split(rerecord)[1:], "-p", "no:cacheprovider", "--no-plots")
     rerecorded.assert_outcomes(passed=2, skipped=1)
     rerecorded.stdout.fnmatch_lines([f"jet-harness wrote {baseline_file}: record *: seed 0 digest 000000000000 -> *"])
-    run(project).assert_outcomes(passed=1)
+    run(project, "--no-plots").assert_outcomes(passed=1)
 
     # every stored seed far above what fresh seeds reach: the statistical tier flags it
     stored = json.loads(baseline_file.read_text())
     stored["metrics"]["accuracy"]["values"] = [0.99 + 1e-4 * i for i in range(40)]
     baseline_file.write_text(json.dumps(stored))
-    run(project).assert_outcomes(passed=1)  # bit for bit, seed 0 still trains as recorded
-    drift = run(project, "--tier", "statistical")
+    run(project, "--no-plots").assert_outcomes(passed=1)  # bit for bit, seed 0 still trains as recorded
+    drift = run(project, "--no-plots", "--tier", "statistical")
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines(
         [
@@ -101,7 +105,7 @@ def test_missing_then_update_then_pass_then_drift(project):
     stored["exact"][0]["seeds"]["0"]["digest"] = "0" * 64
     baseline_file.write_text(json.dumps(stored))
     before = baseline_file.read_text()
-    refused = project.runpytest(*shlex.split(rerecord)[1:], "-p", "no:cacheprovider")
+    refused = project.runpytest(*shlex.split(rerecord)[1:], "-p", "no:cacheprovider", "--no-plots")
     refused.assert_outcomes(failed=1, passed=1, skipped=1)
     refused.stdout.fnmatch_lines(
         [
@@ -112,20 +116,22 @@ def test_missing_then_update_then_pass_then_drift(project):
         ]
     )
     assert baseline_file.read_text() == before and "jet-harness wrote" not in refused.stdout.str()
-    intended = project.runpytest(*shlex.split(rerecord)[1:], "--intended", "-p", "no:cacheprovider")
+    intended = project.runpytest(*shlex.split(rerecord)[1:], "--intended", "-p", "no:cacheprovider", "--no-plots")
     intended.assert_outcomes(passed=2, skipped=1)
     intended.stdout.fnmatch_lines([f"jet-harness wrote {baseline_file}: record *: seed 0 digest 000000000000 -> *"])
 
-    weak = run(project, "--update-baselines", "--baseline-seeds", "2")
+    weak = run(project, "--no-plots", "--update-baselines", "--baseline-seeds", "2")
     assert weak.ret == pytest.ExitCode.USAGE_ERROR
     weak.stderr.fnmatch_lines(
         ["*a baseline of 2 seeds flags a 4σ shift with 0% probability; the guard needs at least *"]
     )
-    fewer_fresh = run(project, "--update-baselines", "--baseline-seeds", "12", "--fresh-seeds", "5")
+    fewer_fresh = run(project, "--no-plots", "--update-baselines", "--baseline-seeds", "12", "--fresh-seeds", "5")
     assert fewer_fresh.ret == pytest.ExitCode.USAGE_ERROR  # 12 seeds suffice for 10 fresh seeds, not for 5
     fewer_fresh.stderr.fnmatch_lines(["*a baseline of 12 seeds flags *; the guard needs at least 29 *"])
-    run(project, "--update-baselines", "--baseline-seeds", "2", "--weak-baseline").assert_outcomes(passed=1)
-    weakened = run(project, "--tier", "statistical")
+    run(project, "--no-plots", "--update-baselines", "--baseline-seeds", "2", "--weak-baseline").assert_outcomes(
+        passed=1
+    )
+    weakened = run(project, "--no-plots", "--tier", "statistical")
     weakened.assert_outcomes(passed=1)
     weakened.stdout.fnmatch_lines(
         ["jet-harness note: weak baseline: 2 learning seeds flag a 4σ shift of one metric with 0% *"]

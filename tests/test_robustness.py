@@ -79,7 +79,7 @@ def test_the_exact_tier_decides_where_it_applies_and_fresh_seeds_decide_elsewher
 
     def session(tier: str) -> Session:
         settings = Settings(profile=PROFILES["smoke"])
-        return Session(settings, artifacts_dir=tmp_path / "art", baselines_dir=tmp_path, tier=tier)
+        return Session(settings, artifacts_dir=tmp_path / "art", baselines_dir=tmp_path, tier=tier, plots=False)
 
     auto = session("auto")
     path, label = auto.baseline_path("sgd"), auto.settings.label

@@ -33,8 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     run.add_argument("exercises", nargs="*", metavar="EXERCISE", help="exercise names (default: all)")
     options.add(run.add_argument, ("--profile", "--dataset", "--seed", "--backend"))
     run.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON here")
-    options.add(run.add_argument, ("--artifacts-dir",))
-    run.add_argument("--no-plots", action="store_true", help="write metrics.json only")
+    options.add(run.add_argument, ("--artifacts-dir", "--no-plots"))
     options.add(run.add_argument, ("--baselines-dir", "--tier", "--fresh-seeds"))
     run.add_argument(
         "--firmware",
