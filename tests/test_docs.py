@@ -109,19 +109,24 @@ def test_each_cli_command_shown_exists(page, command, capsys):
 
 @pytest.fixture(scope="module")
 def collected_ids() -> list[str]:
-    """Every test id a plain ``pytest`` and ``pytest tests/benchmarks --benchmark-only`` collect."""
-    ids = []
-    for extra in ((), ("tests/benchmarks", "--benchmark-only")):
-        done = subprocess.run(
+    """Every test id a plain ``pytest`` and ``pytest tests/benchmarks --benchmark-only`` collect (side by side:
+    each is a Python importing TensorFlow)."""
+    collections = [
+        subprocess.Popen(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
             env={**os.environ, "PYTHONPATH": pythonpath()},
         )
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        ids += [line for line in done.stdout.splitlines() if "::" in line]
+        for extra in ((), ("tests/benchmarks", "--benchmark-only"))
+    ]
+    ids = []
+    for collection in collections:
+        out, err = collection.communicate(timeout=300)
+        assert collection.returncode == 0, out[-2000:] + err[-2000:]
+        ids += [line for line in out.splitlines() if "::" in line]
     return ids
 
 

@@ -35,13 +35,15 @@ def test_a_path_outside_the_repository_works_with_equals_and_the_space_form_fail
     data = tmp_path / "jets.csv"
     data.write_text("class\n")
 
-    def collect(*options: str) -> subprocess.CompletedProcess:
+    def collect(*options: str) -> subprocess.Popen:
         command = [str(script), "--collect-only", "-q", "-p", "no:cacheprovider", *options]  # no test path: pytest
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    joined = collect(f"--dataset={data}", f"--baselines-dir={tmp_path}")
-    assert joined.returncode == 0, joined.stdout[-2000:] + joined.stderr[-2000:]
-    assert "test_baseline[sgd]" in joined.stdout
-    spaced = collect("--dataset", str(data))
-    assert spaced.returncode == 4 and "unrecognized arguments: --dataset" in spaced.stderr
+    # side by side: each is a Python importing TensorFlow
+    joined, spaced = collect(f"--dataset={data}", f"--baselines-dir={tmp_path}"), collect("--dataset", str(data))
+    out, err = joined.communicate(timeout=120)
+    assert joined.returncode == 0, out[-2000:] + err[-2000:]
+    assert "test_baseline[sgd]" in out
+    _, err = spaced.communicate(timeout=120)
+    assert spaced.returncode == 4 and "unrecognized arguments: --dataset" in err
     assert "fails with `unrecognized arguments: --dataset`" in pages()

@@ -8,7 +8,7 @@ process, then judges the exercises it touches (quick profile, seed 0) twice:
   (``--tier statistical``), the initial-weight check and the data baseline.
 
 Only the exercises a change can touch are trained (a changed Adam cannot move ``sgd``), so the
-table costs about 30 minutes on 2 cores. ``python tools/injections.py ROW`` runs one row;
+table costs about 30 minutes on 2 cores. ``python tools/injections.py ROW ...`` runs those rows;
 ``--exact-only`` judges by the exact tier alone (the table's first column).
 A script, not a test: it lives in tools/, which pytest does not collect.
 """
@@ -370,9 +370,12 @@ def main(argv: list[str]) -> int:
     argv = [a for a in argv if a != "--exact-only"]
     out = Path("/tmp/injections-exact" if exact_only else "/tmp/injections")
     out.mkdir(exist_ok=True)
-    if argv and argv[0] in ROWS:
+    if len(argv) == 1 and argv[0] in ROWS:
         (out / f"{argv[0]}.json").write_text(json.dumps(judge_row(argv[0], exact_only), indent=1, default=str))
         return 0
+    if unknown := [a for a in argv if a not in ROWS]:
+        print(f"unknown row(s) {', '.join(unknown)}: choose from {', '.join(ROWS)}", file=sys.stderr)
+        return 2
     rows = argv or list(ROWS)
     for name in rows:
         if (out / f"{name}.json").exists():
