@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from experiments import registry
+from harness.core.backend import active
 from harness.data import dataset
 from harness.data.prepare import prepare
 from harness.experiment import PROFILES, Experiment, Variant
@@ -120,7 +121,10 @@ def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
     monkeypatch.setattr(side_by_side, "_joined", lambda *args: joined.append(args) or real(*args))
     chunked = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2, 9, 7, 5], chunk=2)
     assert [r.seed for r in chunked] == [1, 2, 9, 7, 5]
-    assert len(joined) == 2, "the second chunk restarts the first's model; the last, of one member, is new"
+    if active() == "tensorflow":
+        assert len(joined) == 2, "the second chunk restarts the first's model; the last, of one member, is new"
+    else:  # JAX's data adapter draws from NumPy's stream in a new model's first fit: no restart there
+        assert len(joined) == 3
     same_as_alone(chunked[3])
 
 

@@ -21,8 +21,9 @@ other member and of its own other epochs, whatever σ is; σ is seeded alike in 
 of K members, so a seed's numbers do not depend on which others share its chunk. A
 permutation fixed for all epochs would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members.
 It costs one ``fit`` call per epoch (``initial_epoch``); the compiled train step is reused, and so is
-the whole joined model by the next chunk of as many members (:class:`_Replicas`): tracing Keras's
-train step costs more than the smoke profile's training, and a quarter of a quick-profile chunk's.
+the whole joined model by the next chunk of as many members, on TensorFlow (:class:`_Replicas`):
+tracing Keras's train step costs more than the smoke profile's training, and a quarter of a
+quick-profile chunk's.
 
 A member's initial weights come from ``set_random_seed`` of a number mixed from
 :data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
@@ -96,7 +97,9 @@ def train_seeds(
     if not seeds and twin is None:
         return []
     runs: list[TrainingRun] = []
-    built: dict[int, _Replicas] = {}
+    # On JAX a restarted model's first fit draws one permutation fewer (a new model's symbolic build draws
+    # one from NumPy's global stream), so its seeds part from a new model's: there each chunk builds anew.
+    built: dict[int, _Replicas] | None = {} if backend.active() == "tensorflow" else None
     for start in range(0, max(len(seeds), 1), chunk):
         group = [int(s) for s in seeds[start : start + chunk]]
         runs += train_replicas(
