@@ -474,8 +474,10 @@ class Session:
         return verdicts.data(result, self.update_command("test_data_unchanged"))
 
     def check_init(self, name: str) -> initial.InitVerdict:
-        """The session run's initial kernels against Glorot-uniform's guarantees (no baseline needed)."""
-        return initial.check(self.run(name).initial_kernels, guard.init_alpha(len(self.experiments)))
+        """The session run's initial kernels against Glorot-uniform's guarantees, its biases against zeros (no
+        baseline needed)."""
+        run = self.run(name)
+        return initial.check(run.initial_kernels, guard.init_alpha(len(self.experiments)), run.initial_biases)
 
     def record_exact(self, name: str, intended: bool = False) -> BaselineResult:
         """Add this machine's exact record of the session seed to ``name``'s baseline, seeds untouched.

@@ -102,6 +102,29 @@ def test_uniform_initial_weights_pass_and_glorot_normal_fails():
     assert initial.check(wide, alpha).problems, "a 5 % wider uniform breaks the bound"
 
 
+def test_a_run_whose_dense_biases_start_off_zero_fails_the_initial_weight_check(monkeypatch):
+    """The user's model built with another bias initializer (a Keras default changed): its run fails; the
+    default passes. Kernels alone could not tell: they are drawn as before."""
+    keras = pytest.importorskip("keras")
+    from experiments import registry
+    from harness.train.training import biases_of, build_model, kernels_of
+
+    variant = registry()["sgd"].variant
+
+    def check() -> initial.InitVerdict:
+        model = build_model(variant)
+        return initial.check(kernels_of(model), guard.init_alpha(6), biases_of(model))
+
+    assert check().problems == [] and check().biased == dict.fromkeys(("fc1", "fc2", "fc3", "fc4"), 0)
+    real = keras.layers.Dense.__init__
+    monkeypatch.setattr(
+        keras.layers.Dense, "__init__", lambda self, *a, **kw: real(self, *a, **{**kw, "bias_initializer": "ones"})
+    )
+    changed = check()
+    assert changed.problems[0] == "fc1: 64 initial biases are not 0 (Dense's default bias initializer is zeros)"
+    assert len(changed.problems) == 4, changed.problems
+
+
 def learning(accuracy: float, **extra: float) -> dict[str, float]:
     values = dict.fromkeys(guard.CONTINUOUS, 1.0)
     values.update({"accuracy": accuracy, "loss": 1.0, "val_loss": 1.0, "steps_per_epoch": 59.0, "epochs": 60.0})

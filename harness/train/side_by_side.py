@@ -140,7 +140,7 @@ def train_replicas(
         model = replicas.model
         if built is not None:
             built[len(members)] = replicas
-    initial = [kernels_of(m) for m in members]
+    initial, initial_biases = [kernels_of(m) for m in members], [biases_of(m) for m in members]
     # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
     # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
     seed_everything(STREAM if twin is None else twin)
@@ -194,6 +194,7 @@ def train_replicas(
             initial_kernels=initial[i],
             kernels=kernels_of(members[i]),
             biases=biases_of(members[i]),
+            initial_biases=initial_biases[i],
             y_test=split.y_test,
             y_pred=np.asarray(predicted[i]),
             classes=split.classes,

@@ -59,6 +59,8 @@ class TrainingRun:
     epoch_ends: list[float] = field(default_factory=list)
     #: fc1 … fc4's trained biases: with the kernels, the whole model, which the firmware stage rebuilds.
     biases: dict[str, np.ndarray] = field(default_factory=dict)
+    #: fc1 … fc4's biases before training: ``Dense``'s initializer, checked as the kernels' is.
+    initial_biases: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
@@ -158,7 +160,7 @@ def train(
     """Train one exercise as the notebook's ``run_model`` does and collect what the metrics need."""
     seed_everything(seed)
     model = compile_model(experiment.variant, split.X_train.shape[1], len(split.classes), name=experiment.name)
-    initial = kernels_of(model)
+    initial, initial_biases = kernels_of(model), biases_of(model)
     monitor = _Monitor(experiment.name, profile.epochs, on_epoch)
     start = time.perf_counter()
     history = fit(model, split, profile, callbacks=[monitor])
@@ -171,6 +173,7 @@ def train(
         initial_kernels=initial,
         kernels=kernels_of(model),
         biases=biases_of(model),
+        initial_biases=initial_biases,
         y_test=split.y_test,
         y_pred=np.asarray(y_pred),
         classes=split.classes,
@@ -224,6 +227,7 @@ def save_run(run: TrainingRun, path: Path) -> None:
     arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
     arrays.update({f"initial.{k}": v for k, v in run.initial_kernels.items()})
     arrays.update({f"bias.{k}": v for k, v in run.biases.items()})
+    arrays.update({f"initial_bias.{k}": v for k, v in run.initial_biases.items()})
     with atomic(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **arrays)
 
@@ -234,6 +238,7 @@ def load_run(path: Path) -> TrainingRun:
         kernels = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("kernel.")}
         initial = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial.")}
         biases = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("bias.")}
+        initial_biases = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial_bias.")}
         return TrainingRun(
             experiment=meta["experiment"],
             seed=meta["seed"],
@@ -248,4 +253,5 @@ def load_run(path: Path) -> TrainingRun:
             steps_per_epoch=meta.get("steps_per_epoch"),
             epoch_ends=meta.get("epoch_ends", []),
             biases=biases,
+            initial_biases=initial_biases,
         )
