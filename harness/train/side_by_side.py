@@ -136,10 +136,9 @@ def train_replicas(
     if built is not None and len(members) in built:
         model, members = built[len(members)].restart(members)
     else:
-        replicas = _Replicas(_joined(experiment.variant, split, members), members)
-        model = replicas.model
+        model = _joined(experiment.variant, split, members)
         if built is not None:
-            built[len(members)] = replicas
+            built[len(members)] = _Replicas(model, members)
     initial, initial_biases = [kernels_of(m) for m in members], [biases_of(m) for m in members]
     # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
     # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
