@@ -19,6 +19,7 @@ from experiments import registry
 from harness.core import environment
 from harness.core.backend import DEFAULT as DEFAULT_BACKEND
 from harness.core.errors import BaselineError, ConfigError
+from harness.core.quiet import tensorflow_noise_filtered
 from harness.data.prepare import moments
 from harness.experiment import Experiment, Settings
 from harness.firmware import probe
@@ -40,7 +41,7 @@ from harness.judge.checks import Outcome, check_behaviour
 from harness.judge.verdict import BaselineResult
 from harness.measure.metrics import compute
 from harness.outputs import artifacts, folders, report
-from harness.train import numerics
+from harness.train import numerics, shuffling
 from harness.train.run_cache import Runs
 from harness.train.side_by_side import TRAINER, twin_differences
 from harness.train.training import EpochCallback, TrainingRun
@@ -96,6 +97,7 @@ class Session:
         #: The statistical tier's fresh draws per exercise, ``(member seeds, twin, member runs)``: trained once,
         #: judged by the training guard and, through hls4ml, by the firmware's.
         self._fresh: dict[str, tuple[list[int], TrainingRun, list[TrainingRun]]] = {}
+        self._shuffling: list[str] | None = None
         #: Baseline seeds trained side by side this session, kept for their firmware.
         self._seed_runs: dict[tuple[str, int], TrainingRun] = {}
         self._writes: list[dict[str, object]] = []
@@ -410,9 +412,17 @@ class Session:
             f"seed {self.settings.seed} side by side no longer trains as its own model.fit, from the same draws: {what}"
             for what in twin_differences(twin, self.run(name), regularized)
         ]
+        parted += self.shuffling_problems()
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
         notes = (*verdict.notes, *([weak] if weak else []))
         return guard.StatisticalVerdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
+
+    def shuffling_problems(self) -> list[str]:
+        """How ``fit``'s own shuffling, which the members skip, changed (:mod:`harness.train.shuffling`); asked once."""
+        if self._shuffling is None:
+            with tensorflow_noise_filtered():  # its model is one more trace: TensorFlow's retracing advice
+                self._shuffling = shuffling.problems()
+        return self._shuffling
 
     def fresh_draws(self, name: str, stored: baseline.Baseline) -> tuple[list[int], TrainingRun, list[TrainingRun]]:
         """``(member seeds, twin, member runs)``: the statistical tier's fresh members of ``name``, trained once."""
