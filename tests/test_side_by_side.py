@@ -16,12 +16,13 @@ import pytest
 
 from experiments import registry
 from harness.core.backend import active
+from harness.core.errors import HarnessError
 from harness.data import dataset
 from harness.data.prepare import prepare
 from harness.experiment import PROFILES, Experiment, Variant
 from harness.measure.metrics import LAYERS
 from harness.train import side_by_side
-from harness.train.training import TrainingRun, compile_model, seed_everything, train
+from harness.train.training import TrainingRun, compile_model, keras, seed_everything, train
 
 pytestmark = pytest.mark.training
 EXERCISES = list(registry().values())
@@ -201,3 +202,13 @@ def test_one_members_divergence_leaves_the_others_alone(data, monkeypatch):
     alone = side_by_side.train_seeds(calm, split, SMOKE, [1, 5])
     np.testing.assert_array_equal(runs[1].kernels["fc1"], alone[0].kernels["fc1"])
     assert runs[1].history == alone[0].history
+
+
+def test_a_fit_that_trains_fewer_epochs_than_asked_stops_in_one_line(data, monkeypatch):
+    """A cap inside ``fit`` (as ``KERAS_MAX_EPOCHS`` would set): the members' per-epoch ``fit`` trains nothing."""
+    real = keras.Model.fit
+    monkeypatch.setattr(
+        keras.Model, "fit", lambda self, *a, **kw: real(self, *a, **{**kw, "epochs": min(kw["epochs"], 2)})
+    )
+    with pytest.raises(HarnessError, match=r"model.fit\(epochs=3, initial_epoch=2\) trained no epoch: Keras's fit no"):
+        side_by_side.train_seeds(registry()["sgd"], prepare(data), SMOKE, [1, 2])

@@ -49,6 +49,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from harness.core import backend
+from harness.core.errors import HarnessError
 from harness.data.prepare import Split
 from harness.experiment import Experiment, Profile, Variant
 from harness.experiment.vocabulary import LAYERS
@@ -166,6 +167,11 @@ def train_replicas(
             verbose=0,
             callbacks=[steps],
         ).history
+        if not logs:
+            raise HarnessError(
+                f"model.fit(epochs={epoch + 1}, initial_epoch={epoch}) trained no epoch: Keras's fit no longer trains"
+                f" the epochs it is asked for ({experiment.name}, epoch {epoch + 1} of {profile.epochs})"
+            )
         for i, member in enumerate(members):
             if diverged[i] is not None:
                 continue
