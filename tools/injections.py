@@ -333,6 +333,7 @@ def judge_row(name: str, exact_only: bool = False) -> dict:
     exact tier alone, minutes instead of half an hour for the whole table)."""
     title, patch, exercises = ROWS[name]
     patch()
+    from harness.core.errors import HarnessError
     from harness.experiment import PROFILES, Settings
     from harness.session import Session
 
@@ -349,7 +350,10 @@ def judge_row(name: str, exact_only: bool = False) -> dict:
         exact_result = session.check_baseline(exercise)
         init = session.check_init(exercise).problems
         session.tier = "statistical"
-        statistical = [] if exact_only else session.check_baseline(exercise).problems
+        try:
+            statistical = [] if exact_only else session.check_baseline(exercise).problems
+        except HarnessError as exc:  # the tier stopped, in one line: a catch too
+            statistical = [f"stopped: {exc}"]
         result["exercises"][exercise] = {
             "exact": {"tier": exact_result.tier, "problems": exact_result.problems},
             "init": init,
