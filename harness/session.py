@@ -97,7 +97,7 @@ class Session:
         #: The statistical tier's fresh draws per exercise, ``(member seeds, twin, member runs)``: trained once,
         #: judged by the training guard and, through hls4ml, by the firmware's.
         self._fresh: dict[str, tuple[list[int], TrainingRun, list[TrainingRun]]] = {}
-        self._shuffling: list[str] | None = None
+        self._shuffling: tuple[list[str], list[str]] | None = None
         #: Baseline seeds trained side by side this session, kept for their firmware.
         self._seed_runs: dict[tuple[str, int], TrainingRun] = {}
         self._writes: list[dict[str, object]] = []
@@ -412,16 +412,19 @@ class Session:
             f"seed {self.settings.seed} side by side no longer trains as its own model.fit, from the same draws: {what}"
             for what in twin_differences(twin, self.run(name), regularized)
         ]
-        parted += self.shuffling_problems()
+        shuffled, habit = self.shuffling()
         weak = guard.weakness(stored_seeds, self.fresh_seeds, len(self.experiments))
-        notes = (*verdict.notes, *([weak] if weak else []))
-        return guard.StatisticalVerdict(verdict.seeds, verdict.tests, (*parted, *verdict.moved), notes)
+        notes = (*verdict.notes, *habit, *([weak] if weak else []))
+        return guard.StatisticalVerdict(verdict.seeds, verdict.tests, (*parted, *shuffled, *verdict.moved), notes)
 
-    def shuffling_problems(self) -> list[str]:
-        """How ``fit``'s own shuffling, which the members skip, changed (:mod:`harness.train.shuffling`); asked once."""
+    def shuffling(self) -> tuple[list[str], list[str]]:
+        """``(problems, notes)``: how ``fit``'s own shuffling, which the members skip, changed
+        (:mod:`harness.train.shuffling`); asked once a session."""
         if self._shuffling is None:
             with tensorflow_noise_filtered():  # its model is one more trace: TensorFlow's retracing advice
-                self._shuffling = shuffling.problems()
+                epochs = shuffling.batch_sums()
+            note = shuffling.habit_note(epochs)
+            self._shuffling = (shuffling.problems(epochs), [note] if note else [])
         return self._shuffling
 
     def fresh_draws(self, name: str, stored: baseline.Baseline) -> tuple[list[int], TrainingRun, list[TrainingRun]]:

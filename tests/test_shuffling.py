@@ -52,13 +52,15 @@ def test_validation_rows_taken_from_elsewhere_are_found(monkeypatch):
     assert any("epoch 1 trained on other rows than validation_split=0.25 leaves" in line for line in said), said
 
 
-def test_an_epoch_order_that_changed_is_found():
-    """Each backend's recorded habit, one order every epoch or a new one, read against the other's."""
+def test_an_epoch_order_that_changed_is_a_note():
+    """Each backend's recorded habit, one order every epoch or a new one, read against the other's: either is a
+    shuffle, so a change is said, not failed."""
     one_order = [[3.0, 1.0, 2.0]] * 3  # the batches' index sums, per epoch (only their order matters here)
     reordered = [[3.0, 1.0, 2.0], [2.0, 3.0, 1.0], [3.0, 1.0, 2.0]]
     if active() not in shuffling.REORDERS:
         pytest.skip(f"{active()}'s epoch order is not measured")
     expected, other = (reordered, one_order) if shuffling.REORDERS[active()] else (one_order, reordered)
-    assert not any("used to fit" in p for p in shuffling.problems(expected))
-    changed = shuffling.problems(other)
-    assert any(f"a seeded fit on {active()} used to fit" in p for p in changed), changed
+    assert shuffling.habit_note(expected) is None
+    assert shuffling.habit_note(shuffling.batch_sums()) is None, "this backend's habit as recorded"
+    note = shuffling.habit_note(other)
+    assert note and note.startswith(f"a seeded model.fit on {active()} used to fit "), note
