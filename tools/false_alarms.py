@@ -49,7 +49,8 @@ def main(folders: list[str]) -> None:
             if path.stem == baseline.DATA:
                 continue
             fresh = baseline.load(path)
-            stored = baseline.load(baseline.path_for(Path("baselines"), fresh.label, fresh.experiment))
+            backend = fresh.environment.get("backend", "tensorflow")  # judged against its own backend's baseline
+            stored = baseline.load(baseline.resolve(Path("baselines"), fresh.label, fresh.experiment, backend))
             assert not set(fresh.seeds) & set(stored.seeds), "fresh seeds must not be baseline seeds"
             per_seed, size = fresh.per_seed(), guard.fresh_count(stored.per_seed())
             for start in range(0, len(per_seed) - size + 1, size):

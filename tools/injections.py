@@ -113,11 +113,13 @@ def _smear_mass(X, y):
 
 
 def _prepare(change: Callable) -> Callable[[], None]:
-    def patch() -> None:
-        from harness.train import training
+    """The prepared split every training reads (the run cache prepares it; the data baseline reads the data)."""
 
-        original = training.prepare
-        training.prepare = lambda data, scaled=False: change(original, data, scaled)
+    def patch() -> None:
+        from harness.train import run_cache
+
+        original = run_cache.prepare
+        run_cache.prepare = lambda data, scaled=False: change(original, data, scaled)
 
     return patch
 
