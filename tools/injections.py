@@ -144,14 +144,20 @@ def _minmax() -> None:
     prepare.StandardScaler = MinMaxScaler
 
 
-def _fit(**changes) -> Callable[[], None]:
+def _keywords(method: str, change: Callable[[dict], dict]) -> Callable[[], None]:
+    """``keras.Model.<method>`` called with ``change(its keyword arguments)``: a change inside ``fit``, ``compile``."""
+
     def patch() -> None:
         import keras
 
-        original = keras.Model.fit
-        keras.Model.fit = lambda self, *a, **kw: original(self, *a, **{**kw, **changes})
+        original = getattr(keras.Model, method)
+        setattr(keras.Model, method, lambda self, *a, **kw: original(self, *a, **change(kw)))
 
     return patch
+
+
+def _fit(**changes) -> Callable[[], None]:
+    return _keywords("fit", lambda kw: {**kw, **changes})
 
 
 def _policy(name: str) -> Callable[[], None]:
@@ -166,23 +172,11 @@ def _policy(name: str) -> Callable[[], None]:
 def _epoch_cap(most: int) -> Callable[[], None]:
     """``fit`` trains up to epoch ``most`` whatever it is asked, as ``KERAS_MAX_EPOCHS`` would make it."""
 
-    def patch() -> None:
-        import keras
-
-        original = keras.Model.fit
-        keras.Model.fit = lambda self, *a, **kw: original(self, *a, **{**kw, "epochs": min(kw.get("epochs", 1), most)})
-
-    return patch
+    return _keywords("fit", lambda kw: {**kw, "epochs": min(kw.get("epochs", 1), most)})
 
 
 def _compile(**changes) -> Callable[[], None]:
-    def patch() -> None:
-        import keras
-
-        original = keras.Model.compile
-        keras.Model.compile = lambda self, *a, **kw: original(self, *a, **{**kw, **changes})
-
-    return patch
+    return _keywords("compile", lambda kw: {**kw, **changes})
 
 
 def _validation_split(fraction: float) -> Callable[[], None]:
