@@ -95,13 +95,13 @@ def problems(epochs: list[list[float]] | None = None) -> list[str]:
     return [f"model.fit(shuffle=True) no longer shuffles as it did: {what}" for what in found]
 
 
-def habit_note(epochs: list[list[float]], backend_name: str | None = None) -> str | None:
+def habit_note(epochs: list[list[float]]) -> str | None:
     """Where a seeded ``fit`` now orders epochs otherwise than :data:`REORDERS` recorded: a note, not a failure.
 
     Either habit is a shuffle; a release that changes it changes the session seed's own draw and not the
     members', and no baseline could accept it, so it is said rather than failed.
     """
-    backend_name = backend_name or backend.active()
+    backend_name = backend.active()
     reorders = any(sums != epochs[0] for sums in epochs[1:])
     if backend_name not in REORDERS or len(epochs) < 2 or reorders == REORDERS[backend_name]:
         return None
