@@ -106,6 +106,7 @@ def test_the_twin_is_the_lone_run_bit_for_bit_and_another_run_is_not(experiment:
 def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
     """Nor on the chunk before it: a model that an earlier chunk trained (Adam's moments and step count
     moved) is restarted for the next one, and its seeds train as in a new model."""
+    monkeypatch.setattr(side_by_side, "_KEPT", side_by_side._Kept())  # no model kept by an earlier test
     experiment = registry()["adam"]
     split = prepare(data)
     alone = side_by_side.train_seeds(experiment, split, SMOKE, [7])[0]
@@ -123,10 +124,34 @@ def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
     chunked = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2, 9, 7, 5], chunk=2)
     assert [r.seed for r in chunked] == [1, 2, 9, 7, 5]
     if active() == "tensorflow":
-        assert len(joined) == 2, "the second chunk restarts the first's model; the last, of one member, is new"
+        assert joined == [], "each chunk restarts the model an earlier call trained with as many members"
     else:  # JAX's data adapter draws from NumPy's stream in a new model's first fit: no restart there
         assert len(joined) == 3
     same_as_alone(chunked[3])
+
+
+@pytest.mark.skipif(active() != "tensorflow", reason="only TensorFlow restarts a kept model")
+@pytest.mark.parametrize("change", ["a-replaced-train-step", "another-epsilon"])
+def test_a_kept_model_is_not_restarted_after_keras_changed(data, monkeypatch, change):
+    """A kept model's traced step would run Keras as it was: a replaced function or setting builds anew."""
+    monkeypatch.setattr(side_by_side, "_KEPT", side_by_side._Kept())
+    experiment, split = registry()["sgd"], prepare(data)
+    side_by_side.train_seeds(experiment, split, SMOKE, [1])
+    joined, real = [], side_by_side._joined
+    monkeypatch.setattr(side_by_side, "_joined", lambda *args: joined.append(args) or real(*args))
+    side_by_side.train_seeds(experiment, split, SMOKE, [2])
+    assert joined == [], "nothing changed: the kept model is restarted"
+    if change == "a-replaced-train-step":
+        step = keras.Model.train_step
+        monkeypatch.setattr(keras.Model, "train_step", lambda self, data: step(self, data))
+    epsilon = keras.config.epsilon()
+    if change == "another-epsilon":
+        keras.config.set_epsilon(1e-3)
+    try:
+        side_by_side.train_seeds(experiment, split, SMOKE, [3])
+    finally:
+        keras.config.set_epsilon(epsilon)
+    assert len(joined) == 1
 
 
 def shared_epoch_structure(orders: list[list[np.ndarray]]) -> bool:

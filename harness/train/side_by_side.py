@@ -21,9 +21,9 @@ other member and of its own other epochs, whatever σ is; σ is seeded alike in 
 of K members, so a seed's numbers do not depend on which others share its chunk. A
 permutation fixed for all epochs would not do: π∘σ₁ and π∘σ₂ would share σ₁⁻¹σ₂ across members.
 It costs one ``fit`` call per epoch (``initial_epoch``); the compiled train step is reused, and so is
-the whole joined model by the next chunk of as many members, on TensorFlow (:class:`_Replicas`):
-tracing Keras's train step costs more than the smoke profile's training, and a quarter of a
-quick-profile chunk's.
+the whole joined model by any later chunk of its shape in the process, on TensorFlow (:class:`_Replicas`,
+:class:`_Kept`): tracing Keras's train step costs more than the smoke profile's training, and a quarter
+of a quick-profile chunk's.
 
 A member's initial weights come from ``set_random_seed`` of a number mixed from
 :data:`STREAM` and its seed, so no member shares its start with the lone run of any seed:
@@ -100,7 +100,7 @@ def train_seeds(
     runs: list[TrainingRun] = []
     # On JAX a restarted model's first fit draws one permutation fewer (a new model's symbolic build draws
     # one from NumPy's global stream), so its seeds part from a new model's: there each chunk builds anew.
-    built: dict[int, _Replicas] | None = {} if backend.active() == "tensorflow" else None
+    built = _KEPT if backend.active() == "tensorflow" else None
     for start in range(0, max(len(seeds), 1), chunk):
         group = [int(s) for s in seeds[start : start + chunk]]
         runs += train_replicas(
@@ -117,14 +117,14 @@ def train_replicas(
     on_epoch: EpochCallback | None = None,
     orders: Sequence[Sequence[np.ndarray]] | None = None,
     twin: int | None = None,
-    built: dict[int, _Replicas] | None = None,
+    built: _Kept | None = None,
 ) -> list[TrainingRun]:
     """One ``model.fit`` per epoch of ``len(seeds)`` members; ``orders[epoch][member]`` overrides their π.
 
     With a ``twin`` seed, member 0 is that seed's lone run over again: initialised as
     :func:`harness.train.training.train` initialises it, handed its rows in ``fit``'s own order, and the
-    ``fit`` shuffled as that run's is. Its run comes first. ``built``: the joined models of this call's
-    earlier chunks, by member count, restarted from these members' draws instead of built again.
+    ``fit`` shuffled as that run's is. Its run comes first. ``built``: joined models of earlier chunks
+    (:class:`_Kept`), restarted from these members' draws instead of built again.
     """
     n_rows = math.floor(len(split.X_train) * (1.0 - profile.validation_split))  # where validation_split cuts
     members = [_member(experiment.variant, split, seed, i) for i, seed in enumerate(seeds, start=twin is not None)]
@@ -134,12 +134,13 @@ def train_replicas(
         members.insert(0, build_model(experiment.variant, split.X_train.shape[1], len(split.classes), "member0"))
         rngs.insert(0, None)  # rows in fit's own order
         seeds = [twin, *seeds]
-    if built is not None and len(members) in built:
-        model, members = built[len(members)].restart(members)
+    kept = built.get(experiment.variant, split, len(members)) if built is not None else None
+    if kept is not None:
+        model, members = kept.restart(members)
     else:
         model = _joined(experiment.variant, split, members)
         if built is not None:
-            built[len(members)] = _Replicas(model, members)
+            built.put(experiment.variant, split, _Replicas(model, members))
     initial, initial_biases = [kernels_of(m) for m in members], [biases_of(m) for m in members]
     # fit's own shuffle σ: seeded alike in every chunk, so no seed's numbers depend on its chunk; with a twin,
     # seeded as the twin's lone run seeds it (the members' π keep them independent of any σ)
@@ -280,16 +281,70 @@ class _Replicas:
         self.model = model
         model.optimizer.build(model.trainable_variables)  # what fit's first call would do, done now to save its start
         self._optimizer_start = [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables]
-        self._members = list(members)
+        self.members = list(members)
 
     def restart(self, fresh: Sequence[keras.Model]) -> tuple[keras.Model, list[keras.Model]]:
         """The model with ``fresh``'s weights and the optimizer's start; its members, in ``fresh``'s order."""
-        for member, drawn in zip(self._members, fresh, strict=True):
+        for member, drawn in zip(self.members, fresh, strict=True):
             member.set_weights(drawn.get_weights())
         for variable, start in zip(self.model.optimizer.variables, self._optimizer_start, strict=True):
             variable.assign(start)
         self.model.stop_training = False
-        return self.model, self._members
+        return self.model, self.members
+
+
+class _Kept:
+    """The process's joined models, by everything their build and compile read, the most recent few.
+
+    A later ``train_seeds`` call (the next session in one process, a baseline update after the fresh
+    seeds) restarts a model of its shape rather than tracing Keras's functions again: on the smoke
+    profile that trace is most of a call. The key holds the variant and shapes, Keras's global dtype
+    policy, float type and epsilon, and the Keras functions a traced step runs, so a setting changed or
+    a function replaced between calls (a test's patch) builds anew instead of reusing a stale trace.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._models: dict[tuple, _Replicas] = {}
+
+    def get(self, variant: Variant, split: Split, members: int) -> _Replicas | None:
+        key = self._key(variant, split, members)
+        kept = self._models.pop(key, None)
+        if kept is not None:
+            self._models[key] = kept  # most recently used last
+        return kept
+
+    def put(self, variant: Variant, split: Split, replicas: _Replicas) -> None:
+        self._models[self._key(variant, split, len(replicas.members))] = replicas
+        while len(self._models) > self.size:
+            del self._models[next(iter(self._models))]
+
+    def clear(self) -> None:
+        self._models.clear()
+
+    @staticmethod
+    def _key(variant: Variant, split: Split, members: int) -> tuple:
+        functions = (
+            keras.Model.compile,
+            keras.Model.fit,
+            keras.Model.train_step,
+            keras.Model.test_step,
+            keras.Model.predict_step,
+            keras.Model.compute_loss,
+            keras.layers.Dense.call,
+            keras.losses.categorical_crossentropy,
+            keras.metrics.categorical_accuracy,
+            keras.activations.get(variant.activation),
+            keras.activations.softmax,
+            keras.regularizers.L1.__call__,
+            type(build_optimizer(variant)).update_step,
+        )
+        settings = (keras.config.dtype_policy().name, keras.config.floatx(), keras.config.epsilon())
+        return (variant, split.X_train.shape[1], len(split.classes), members, settings, tuple(map(id, functions)))
+
+
+#: TensorFlow's joined models, kept between ``train_seeds`` calls of this process.
+_KEPT = _Kept()
 
 
 def _handed(split: Split, n_rows: int, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
