@@ -9,7 +9,7 @@ list (``tests/test_layout.py`` checks both):
 ``experiment``    what an exercise is (the exercises themselves are ``experiments/``)
 ``train``         the notebook's MLP trained alone or many seeds side by side, cached
 ``measure``       metrics and timings of a run
-``firmware``      (next: the trained models through hls4ml; not built yet)
+``firmware``      the trained models through hls4ml's C simulation: fixed point against float
 ``judge``         behaviour, initial weights, the exact and statistical tiers: one verdict
 ``outputs``       run folders, plots, artifacts, the report, tables of many runs
 ``bench``         benchmark result files of many machines in one table

@@ -14,7 +14,8 @@ Whether ``fit`` draws another order each epoch depends on the backend, so it is 
 backend as measured (:data:`REORDERS`), and a change is a note (:func:`habit_note`). With the
 harness's seeding, TensorFlow's ``fit`` fits one order every epoch: a seeded random op in a
 ``tf.data`` pipeline starts again with each epoch's iterator (an unseeded notebook run draws anew
-each epoch). JAX's draws each epoch from NumPy's global stream. The members draw their own order
+each epoch). JAX's draws each epoch from NumPy's global stream, PyTorch's from its ``RandomSampler``'s
+generator. The members draw their own order
 every epoch on every backend (:mod:`harness.train.side_by_side`).
 
 It costs about a second: a one-weight model, three epochs of 12 batches.
@@ -37,8 +38,8 @@ VALIDATION_SPLIT = 0.25
 #: Seeds ``fit``'s shuffle: the probe asks the same question every run.
 SEED = 20261206
 #: Whether a seeded ``fit`` fits the rows in another order each epoch, per backend, as measured (Keras 3.15.1,
-#: TensorFlow 2.21.0, JAX 0.10.2). PyTorch's is not measured, so not checked.
-REORDERS = {"tensorflow": False, "jax": True}
+#: TensorFlow 2.21.0, JAX 0.10.2, PyTorch 2.13.0 on its CPU wheel).
+REORDERS = {"tensorflow": False, "jax": True, "torch": True}
 
 
 class _Sums(keras.callbacks.Callback):
