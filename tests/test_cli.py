@@ -216,6 +216,40 @@ def test_baselines_lists_each_machine_once_and_prunes_one_from_every_file(tmp_pa
     )
 
 
+def test_baselines_lists_and_prunes_the_firmware_records_of_one_toolchain(tmp_path):
+    """The firmware stage's exact records (per exercise and the probe's) are listed per toolchain, once, and
+    pruned from every firmware file; the stored seeds' firmware, a distribution, stays."""
+    from harness.judge import firmware
+
+    here = {"hls4ml": "1.3.0", "compiler": "g++ (Debian 12.2.0-14+deb12u1) 12.2.0"}
+    there = {**here, "compiler": "g++ (GCC) 14.1.0"}
+
+    def record(seed: int, environment: dict[str, str]) -> firmware.Record:
+        return firmware.Record("r" * 64, seed, "ap_fixed<16,6>", "d" * 16, 0.7, 0.99, environment)
+
+    stored = firmware.Seeds("ap_fixed<16,6>", "keras-replicas", "tensorflow", here, {0: "diverged"}, "t" * 16)
+    for name in ("sgd", "adam"):
+        path = firmware.path_for(tmp_path, "surrogate-quick", name)
+        firmware.write(path, name, [record(0, here), record(0, there)], stored)
+    firmware.write(firmware.probe_path(tmp_path), "probe", [record(20512, there)])
+    listed = harness("baselines", "list", f"--baselines-dir={tmp_path}", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row.split()[0]: row for row in listed.stdout.splitlines()[1:]}
+    assert len(rows) == 2, listed.stdout
+    gone = next(i for i, row in rows.items() if "g++ 14.1.0" in row)
+    assert (
+        "firmware: hls4ml 1.3.0, g++ 14.1.0" in rows[gone]
+        and "3 in firmware-probe.json, surrogate-quick/firmware" in rows[gone]
+    )
+    pruned = harness("baselines", "prune", gone, f"--baselines-dir={tmp_path}", cwd=tmp_path)
+    assert pruned.returncode == 0 and pruned.stdout.count(f"removed exact record {gone}") == 3, pruned.stderr
+    for name in ("sgd", "adam"):
+        path = firmware.path_for(tmp_path, "surrogate-quick", name)
+        assert [r.environment for r in firmware.load(path)] == [here]
+        assert firmware.load_seeds(path) == stored
+    assert firmware.load(firmware.probe_path(tmp_path)) == ()
+
+
 def test_baselines_list_reads_the_repositorys_own_folder_without_complaint():
     """``baselines/benchmarks/`` holds pytest-benchmark results beside the exercises' folders: not baselines."""
     listed = harness("baselines", "list", cwd=ROOT)

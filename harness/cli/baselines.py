@@ -1,4 +1,4 @@
-"""``baselines``: the machines a baselines folder holds exact records of; prune one."""
+"""``baselines``: the machines (and firmware toolchains) a baselines folder holds exact records of; prune one."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     """``baselines list`` and ``baselines prune``."""
     stored = commands.add_parser("baselines", help="the machines a baselines folder holds exact records of")
     stored_commands = stored.add_subparsers(dest="baselines_command", required=True)
-    listed = stored_commands.add_parser("list", help="one line per machine: id, backend, processor, probe, files")
-    pruned = stored_commands.add_parser("prune", help="remove one machine's exact records from every baseline")
+    listed = stored_commands.add_parser(
+        "list", help="one line per machine (and firmware toolchain): id, backend, processor, probe, files"
+    )
+    pruned = stored_commands.add_parser(
+        "prune", help="remove one machine's (or firmware toolchain's) exact records from every baseline"
+    )
     pruned.add_argument("record", metavar="RECORD", help="a record id from 'baselines list'")
     for sub in (listed, pruned):
         options.add(sub.add_argument, ("--baselines-dir",))

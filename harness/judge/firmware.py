@@ -142,6 +142,11 @@ def write(path: Path, experiment: str, records: Sequence[Record], seeds: Seeds |
     write_text(path, json.dumps(doc, indent=2) + "\n")
 
 
+def keep_records(path: Path, records: Sequence[Record]) -> None:
+    """Rewrite one firmware file with only ``records``, its experiment and stored seeds as they were."""
+    write(path, str(_raw(path).get("experiment", path.stem)), records)
+
+
 def per_test_alpha(n_exercises: int) -> float:
     """The level of each of an exercise's firmware rank tests (see the module docstring)."""
     return guard.exercise_alpha(n_exercises) / len(FIRMWARE_METRICS)
