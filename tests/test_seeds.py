@@ -252,6 +252,8 @@ def test_seeds_of_another_trainer_or_backend_are_refused_before_anything_trains(
     with pytest.raises(BaselineError, match=re.escape(f"{path}: {said}")) as refused:
         session.check_baseline("sgd")
     assert "with: pytest --update-baselines -k sgd" in str(refused.value) and "\n" not in str(refused.value)
+    said = session.baseline_verdict("sgd").header
+    assert said.count("pytest --update-baselines -k sgd") == 1, "the command, said once"
     assert session.runs.completed() == []
 
 

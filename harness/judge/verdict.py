@@ -77,8 +77,8 @@ def behaviour(experiment: Experiment, outcomes: Sequence[Outcome], asserted: boo
 
 def baseline(name: str, result: BaselineResult | BaselineError, seed: int, update: str, record: str) -> Part:
     """The regression guard's verdict. ``update`` re-creates the baseline; ``record`` re-records the exact record."""
-    if isinstance(result, BaselineError):
-        return Part(MISSING, f"{result}; {update_advice(update)}")
+    if isinstance(result, BaselineError):  # advice the error already gives is not repeated
+        return Part(MISSING, str(result) if update in str(result) else f"{result}; {update_advice(update)}")
     if not result.problems:
         return Part(PASS, notes=tuple(result.notes), tier=result.tier)
     if result.tier == "exact":
@@ -125,8 +125,8 @@ def initial(name: str, checked: InitVerdict) -> Part:
 
 def data(result: BaselineResult | BaselineError, update: str) -> Part:
     """The training data against ``_data.json``: no seed moves it, so any deviation is a change."""
-    if isinstance(result, BaselineError):
-        return Part(MISSING, f"{result}; {update_advice(update)}")
+    if isinstance(result, BaselineError):  # advice the error already gives is not repeated
+        return Part(MISSING, str(result) if update in str(result) else f"{result}; {update_advice(update)}")
     if not result.problems:
         return Part(PASS)
     advice = f"if the data changed on purpose, update it with: {update}"
