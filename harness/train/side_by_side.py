@@ -319,9 +319,6 @@ class _Kept:
         while len(self._models) > self.size:
             del self._models[next(iter(self._models))]
 
-    def clear(self) -> None:
-        self._models.clear()
-
     @staticmethod
     def _key(variant: Variant, split: Split, members: int) -> tuple:
         functions = (
@@ -340,7 +337,8 @@ class _Kept:
             type(build_optimizer(variant)).update_step,
         )
         settings = (keras.config.dtype_policy().name, keras.config.floatx(), keras.config.epsilon())
-        return (variant, split.X_train.shape[1], len(split.classes), members, settings, tuple(map(id, functions)))
+        # the functions themselves, not their ids: the key keeps them alive, so no later function takes an id
+        return (variant, split.X_train.shape[1], len(split.classes), members, settings, functions)
 
 
 #: TensorFlow's joined models, kept between ``train_seeds`` calls of this process.
