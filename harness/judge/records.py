@@ -43,8 +43,7 @@ def files(root: Path, labels: Sequence[str] = ()) -> list[Path]:
     """Every exercise baseline below ``root`` (``<label>/<exercise>.json``), in ``labels`` if given."""
     if not root.is_dir():
         raise ConfigError(f"{root}: no baselines folder here (--baselines-dir)")
-    every = sorted(p for p in root.iterdir() if p.is_dir() and p.name != baseline.BENCHMARKS)
-    folders = [root / label for label in labels] if labels else every
+    folders = _folders(root, labels)
     for folder in folders:
         if not folder.is_dir():
             known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir())) or "none"
@@ -54,10 +53,16 @@ def files(root: Path, labels: Sequence[str] = ()) -> list[Path]:
 
 def firmware_files(root: Path, labels: Sequence[str] = ()) -> list[Path]:
     """Every firmware file below ``root``: each baseline folder's ``firmware/``, and the probe's record."""
-    folders = [root / label for label in labels] if labels else sorted(p for p in root.iterdir() if p.is_dir())
-    found = [p for f in folders for p in sorted((f / firmware_guard.FOLDER).glob("*.json"))]
+    found = [p for f in _folders(root, labels) for p in sorted((f / firmware_guard.FOLDER).glob("*.json"))]
     probe = firmware_guard.probe_path(root)
     return found + ([probe] if probe.exists() and not labels else [])
+
+
+def _folders(root: Path, labels: Sequence[str]) -> list[Path]:
+    """The baseline folders ``labels`` name, or every folder below ``root`` but the benchmarks'."""
+    if labels:
+        return [root / label for label in labels]
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name != baseline.BENCHMARKS)
 
 
 def listing(

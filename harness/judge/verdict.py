@@ -75,10 +75,16 @@ def behaviour(experiment: Experiment, outcomes: Sequence[Outcome], asserted: boo
     return Part(status, header, tuple(str(o) for o in outcomes), shown)
 
 
+def _unreadable(error: BaselineError, update: str) -> Part:
+    """A baseline missing or refused, with the command that (re)creates it, unless the error already names it."""
+    said = str(error)
+    return Part(MISSING, said if update in said else f"{said}; {update_advice(update)}")
+
+
 def baseline(name: str, result: BaselineResult | BaselineError, seed: int, update: str, record: str) -> Part:
     """The regression guard's verdict. ``update`` re-creates the baseline; ``record`` re-records the exact record."""
-    if isinstance(result, BaselineError):  # advice the error already gives is not repeated
-        return Part(MISSING, str(result) if update in str(result) else f"{result}; {update_advice(update)}")
+    if isinstance(result, BaselineError):
+        return _unreadable(result, update)
     if not result.problems:
         return Part(PASS, notes=tuple(result.notes), tier=result.tier)
     if result.tier == "exact":
@@ -125,8 +131,8 @@ def initial(name: str, checked: InitVerdict) -> Part:
 
 def data(result: BaselineResult | BaselineError, update: str) -> Part:
     """The training data against ``_data.json``: no seed moves it, so any deviation is a change."""
-    if isinstance(result, BaselineError):  # advice the error already gives is not repeated
-        return Part(MISSING, str(result) if update in str(result) else f"{result}; {update_advice(update)}")
+    if isinstance(result, BaselineError):
+        return _unreadable(result, update)
     if not result.problems:
         return Part(PASS)
     advice = f"if the data changed on purpose, update it with: {update}"
