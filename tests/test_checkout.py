@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
 #: Test modules that import harness and experiments but start no pytest of their own.
 LIGHT_TESTS = ("tests/test_experiment.py", "tests/test_metrics.py", "-k", "not k_selects and not k_typo")
@@ -101,3 +102,24 @@ def test_a_checkout_that_followed_the_readme_stays_green(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], cwd=user, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == [first, second] and first != second
+
+
+def test_under_xdist_a_pytest_a_test_starts_is_no_worker(pytester: pytest.Pytester):
+    """``pytest -n 2`` of this suite: a ``pytest --benchmark-only`` that a test starts (tests/test_docs.py) must
+    benchmark. It inherited ``PYTEST_XDIST_WORKER``, and pytest-benchmark there refused ``--benchmark-only``."""
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile(
+        test_bench="def test_fast(benchmark):\n    benchmark(sum, [1, 2])\n",
+        test_starts="""
+        import subprocess, sys
+
+        def test_a_started_pytest_benchmarks():
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "--benchmark-only", "-q", "-p", "no:cacheprovider", "test_bench.py"],
+                capture_output=True, text=True, timeout=120,
+            )
+            assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+        """,
+    )
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "test_starts.py")
+    result.assert_outcomes(passed=1)

@@ -1,0 +1,20 @@
+"""What the harness's own tests share, beyond the plugin the root ``conftest.py`` loads for users."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+#: What pytest-xdist tells a worker about itself. A Python a test starts (a user's ``pytest``, ``python -m
+#: harness``) is no worker: pytest-benchmark there reads ``PYTEST_XDIST_WORKER`` and turns itself off.
+XDIST_WORKER_VARIABLES = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _children_are_not_xdist_workers() -> Iterator[None]:
+    """Under ``pytest -n 2`` the processes and in-process pytests the tests start run as a user's would."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in XDIST_WORKER_VARIABLES:
+            patch.delenv(name, raising=False)
+        yield
