@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,17 @@ def test_two_shard_jobs_and_the_merge_job_write_one_baseline(tmp_path):
     committed.parent.mkdir(parents=True)
     shutil.copy(ROOT / "baselines" / "surrogate-quick" / "sgd.json", committed)
     records = json.loads(committed.read_text())["exact"]
-    for seeds in shard_job["strategy"]["matrix"]["seeds"][:2]:  # two machines
+    shards = shard_job["strategy"]["matrix"]["seeds"][:2]  # two machines, at once as a matrix runs them
+
+    def shard(seeds: str) -> tuple[Path, subprocess.CompletedProcess]:
         machine = tmp_path / f"machine-{seeds}"
         machine.mkdir()
-        done = sh(expand(step(shard_job, "Train a shard"), {**inputs, "matrix.seeds": seeds}), machine)
-        assert done.returncode == 0, done.stderr
-        shutil.copytree(machine / "shard", merger / "shards" / f"shard-{seeds}")  # upload, then download-artifact
+        return machine, sh(expand(step(shard_job, "Train a shard"), {**inputs, "matrix.seeds": seeds}), machine)
+
+    with ThreadPoolExecutor(len(shards)) as pool:
+        for seeds, (machine, done) in zip(shards, pool.map(shard, shards), strict=True):
+            assert done.returncode == 0, done.stderr
+            shutil.copytree(machine / "shard", merger / "shards" / f"shard-{seeds}")  # upload, download-artifact
     merged = sh(expand(step(merge_job, "Merge"), {**inputs, "inputs.keep_exact": "true"}), merger)
     assert merged.returncode == 0, merged.stderr
     assert f"wrote baselines/{label}/sgd.json: 40 seeds (0-39)" in merged.stdout
