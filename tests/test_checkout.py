@@ -104,9 +104,11 @@ def test_a_checkout_that_followed_the_readme_stays_green(tmp_path):
     assert done.stdout.split()[-2:] == [first, second] and first != second
 
 
-def test_under_xdist_a_pytest_a_test_starts_is_no_worker(pytester: pytest.Pytester):
+def test_under_xdist_a_pytest_a_test_starts_is_no_worker(pytester: pytest.Pytester, monkeypatch):
     """``pytest -n 2`` of this suite: a ``pytest --benchmark-only`` that a test starts (tests/test_docs.py) must
-    benchmark. It inherited ``PYTEST_XDIST_WORKER``, and pytest-benchmark there refused ``--benchmark-only``."""
+    benchmark. It inherited ``PYTEST_XDIST_WORKER``, and pytest-benchmark there refused ``--benchmark-only``.
+    The pytest here runs as an xdist worker is told it is one (a real ``-n 2`` costs three more Pythons)."""
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
     pytester.makepyfile(
         test_bench="def test_fast(benchmark):\n    benchmark(sum, [1, 2])\n",
@@ -121,5 +123,5 @@ def test_under_xdist_a_pytest_a_test_starts_is_no_worker(pytester: pytest.Pytest
             assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
         """,
     )
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "test_starts.py")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_starts.py")
     result.assert_outcomes(passed=1)
