@@ -209,7 +209,7 @@ def strength_problem(n_seeds: int, k: int = FRESH_SEEDS, n_exercises: int = 6) -
     return (
         f"a baseline of {n_seeds} seeds flags a {SHIFT:g}σ shift with {power(n_seeds, k, n_exercises):.0%} "
         f"probability; the guard needs at least {needed} (more where seeds diverge or die: the default "
-        f"is 40: about 5 min an exercise on the quick profile and 17 on the full one, TensorFlow on 2 cores)"
+        f"is 40: 5–7 min an exercise on the quick profile and 29–33 on the full one, TensorFlow on 2 cores)"
     )
 
 
