@@ -42,9 +42,9 @@ from harness.judge.verdict import BaselineResult
 from harness.measure.metrics import compute
 from harness.outputs import artifacts, folders, report
 from harness.train import numerics, shuffling
+from harness.train.record import EpochCallback, TrainingRun
 from harness.train.run_cache import Runs
 from harness.train.side_by_side import TRAINER, twin_differences
-from harness.train.training import EpochCallback, TrainingRun
 
 DEFAULT_BASELINES = baseline.DEFAULT_BASELINES
 #: Test jets hls4ml's profiling runs through the traced firmware: enough for its boxplots' whiskers.

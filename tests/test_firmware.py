@@ -20,7 +20,7 @@ from harness.experiment import Experiment, Variant, more
 from harness.firmware import config
 from harness.firmware.convert import nothing_to_convert
 from harness.judge.verdict import NOTHING, firmware
-from harness.train.training import TrainingRun
+from harness.train.record import TrainingRun
 
 pytest_plugins = ["pytester"]
 EXERCISES = list(registry().values())

@@ -8,6 +8,7 @@ runs), and ``importlib.import_module`` with a constant name.
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,3 +203,24 @@ def test_a_plain_install_holds_every_stage(tmp_path):
     shipped = set(zipfile.ZipFile(wheel).namelist())
     wanted = {str(path.relative_to(ROOT)) for path in modules(ROOT, PACKAGES).values()}
     assert wanted - shipped == set()
+
+
+def test_collecting_the_suite_imports_no_keras():
+    """``pytest -k adma``, ``--collect-only`` and a bad option answer in seconds: only a test that trains loads
+    Keras and its backend (TensorFlow's import alone is ~6 s of CPU), never collection."""
+    import subprocess
+    import sys
+
+    from run_cli import pythonpath
+
+    script = (
+        "import sys, pytest; code = pytest.main(['--collect-only', '-q', '-p', 'no:cacheprovider']);"
+        "print('loaded:', *[m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "tests/test_exercises.py::test_baseline[adam]" in done.stdout
+    assert done.stdout.splitlines()[-1] == "loaded:", done.stdout.splitlines()[-1]

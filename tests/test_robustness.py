@@ -172,7 +172,7 @@ def test_every_plot_metric_and_the_report_survive_any_run_outcome(tmp_path):
     from harness.experiment import PROFILES, Settings
     from harness.measure.metrics import LAYERS, compute
     from harness.outputs import artifacts, report
-    from harness.train.training import TrainingRun
+    from harness.train.record import TrainingRun
 
     experiments = registry()
     run_settings = Settings(profile=PROFILES["smoke"])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from harness.core.backend import active
-from harness.train import shuffling
-from harness.train.training import keras
 
 pytestmark = pytest.mark.training
 
 
 def test_fit_shuffles_the_training_rows_as_recorded():
+    from harness.train import shuffling
+
     epochs = shuffling.batch_sums()
     assert len(epochs) == shuffling.EPOCHS and all(len(e) == 12 for e in epochs)
     assert shuffling.problems(epochs) == []
@@ -30,6 +30,9 @@ def test_fit_shuffles_the_training_rows_as_recorded():
 )
 def test_a_changed_fit_is_found(monkeypatch, change, found):
     """A change made inside ``model.fit``'s arguments, where the members would not see it."""
+    from harness.train import shuffling
+    from harness.train.training import keras
+
     real = keras.Model.fit
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **kw: real(self, *a, **{**kw, **change}))
     said = shuffling.problems()
@@ -40,6 +43,8 @@ def test_a_changed_fit_is_found(monkeypatch, change, found):
 def test_validation_rows_taken_from_elsewhere_are_found(monkeypatch):
     """Keras's data adapter keeping the first rows for validation instead of the last: as many rows, others."""
     from keras.src.trainers.data_adapters import array_slicing
+
+    from harness.train import shuffling
 
     real = array_slicing.train_validation_split
 
@@ -55,6 +60,8 @@ def test_validation_rows_taken_from_elsewhere_are_found(monkeypatch):
 def test_an_epoch_order_that_changed_is_a_note():
     """Each backend's recorded habit, one order every epoch or a new one, read against the other's: either is a
     shuffle, so a change is said, not failed."""
+    from harness.train import shuffling
+
     one_order = [[3.0, 1.0, 2.0]] * 3  # the batches' index sums, per epoch (only their order matters here)
     reordered = [[3.0, 1.0, 2.0], [2.0, 3.0, 1.0], [3.0, 1.0, 2.0]]
     if active() not in shuffling.REORDERS:

@@ -21,8 +21,6 @@ from harness.data import dataset
 from harness.data.prepare import prepare
 from harness.experiment import PROFILES, Experiment, Variant
 from harness.measure.metrics import LAYERS
-from harness.train import side_by_side
-from harness.train.training import TrainingRun, compile_model, keras, seed_everything, train
 
 pytestmark = pytest.mark.training
 EXERCISES = list(registry().values())
@@ -46,6 +44,9 @@ def fixed_orders(split, k: int, epochs: int, seed: int = 0) -> list[list[np.ndar
 
 def lone_fit(variant: Variant, split, seed: int, perms: list[np.ndarray]):
     """A lone ``model.fit`` of ``seed``'s member, handed its rows in each epoch's π, shuffled as the batch is."""
+    from harness.train import side_by_side
+    from harness.train.training import compile_model, seed_everything
+
     seed_everything(side_by_side.member_seed(seed))
     model = compile_model(variant, split.X_train.shape[1], len(split.classes))
     initial = {layer: np.array(model.get_layer(layer).kernel.numpy()) for layer in LAYERS}
@@ -71,6 +72,8 @@ def lone_fit(variant: Variant, split, seed: int, perms: list[np.ndarray]):
 
 @pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
 def test_a_member_is_model_fit_given_its_draws(experiment: Experiment, data):
+    from harness.train import side_by_side
+
     split = prepare(data, scaled=experiment.variant.scaled)
     seeds, member = [3, 11, 12], 1
     orders = fixed_orders(split, len(seeds), SMOKE.epochs)
@@ -94,6 +97,9 @@ def test_a_member_is_model_fit_given_its_draws(experiment: Experiment, data):
 @pytest.mark.parametrize("experiment", EXERCISES, ids=[e.name for e in EXERCISES])
 def test_the_twin_is_the_lone_run_bit_for_bit_and_another_run_is_not(experiment: Experiment, data):
     """What every statistical-tier run checks of its session seed: fit side by side computes what fit alone does."""
+    from harness.train import side_by_side
+    from harness.train.training import train
+
     split = prepare(data, scaled=experiment.variant.scaled)
     regularized = bool(experiment.variant.l1)
     twin, *members = side_by_side.train_seeds(experiment, split, SMOKE, [1, 2], twin=5)
@@ -106,6 +112,9 @@ def test_the_twin_is_the_lone_run_bit_for_bit_and_another_run_is_not(experiment:
 def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
     """Nor on the chunk before it: a model that an earlier chunk trained (Adam's moments and step count
     moved) is restarted for the next one, and its seeds train as in a new model."""
+    from harness.train import side_by_side
+    from harness.train.record import TrainingRun
+
     monkeypatch.setattr(side_by_side, "_KEPT", side_by_side._Kept())  # no model kept by an earlier test
     experiment = registry()["adam"]
     split = prepare(data)
@@ -134,6 +143,9 @@ def test_a_seeds_numbers_do_not_depend_on_who_shares_its_fit(data, monkeypatch):
 @pytest.mark.parametrize("change", ["a-replaced-train-step", "another-epsilon"])
 def test_a_kept_model_is_not_restarted_after_keras_changed(data, monkeypatch, change):
     """A kept model's traced step would run Keras as it was: a replaced function or setting builds anew."""
+    from harness.train import side_by_side
+    from harness.train.training import keras
+
     monkeypatch.setattr(side_by_side, "_KEPT", side_by_side._Kept())
     experiment, split = registry()["sgd"], prepare(data)
     side_by_side.train_seeds(experiment, split, SMOKE, [1])
@@ -163,6 +175,9 @@ def shared_epoch_structure(orders: list[list[np.ndarray]]) -> bool:
 
 def test_members_are_independent_draws(data, monkeypatch):
     """Different seeds start from different Glorot kernels, none of them a lone run's, and draw fresh orders."""
+    from harness.train import side_by_side
+    from harness.train.training import train
+
     split = prepare(data)
     handed: list[np.ndarray] = []
     real = side_by_side._handed
@@ -207,6 +222,8 @@ def test_the_draw_check_rejects_a_wrong_initializer():
 
 def test_one_members_divergence_leaves_the_others_alone(data, monkeypatch):
     """A member that diverges stops there; its neighbour trains on exactly as in any other ``fit``."""
+    from harness.train import side_by_side
+
     split = prepare(data)
     calm = Experiment("calm", Variant())
     real = side_by_side._member
@@ -231,6 +248,9 @@ def test_one_members_divergence_leaves_the_others_alone(data, monkeypatch):
 
 def test_a_fit_that_trains_fewer_epochs_than_asked_stops_in_one_line(data, monkeypatch):
     """A cap inside ``fit`` (as ``KERAS_MAX_EPOCHS`` would set): the members' per-epoch ``fit`` trains nothing."""
+    from harness.train import side_by_side
+    from harness.train.training import keras
+
     real = keras.Model.fit
     monkeypatch.setattr(
         keras.Model, "fit", lambda self, *a, **kw: real(self, *a, **{**kw, "epochs": min(kw["epochs"], 2)})

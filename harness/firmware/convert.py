@@ -21,7 +21,7 @@ import numpy as np
 from harness.experiment import Experiment
 from harness.firmware.config import BACKEND, IO_TYPE, PRECISION, defaults_left, hls_config
 from harness.measure.metrics import accuracy
-from harness.train.training import TrainingRun, build_model
+from harness.train.record import TrainingRun
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,8 @@ def nothing_to_convert(run: TrainingRun) -> str | None:
 
 def rebuild(run: TrainingRun, experiment: Experiment):
     """The trained Keras model of ``run``, from its kernels and biases."""
+    from harness.train.training import build_model  # imports Keras: only when a model is rebuilt
+
     n_features, n_classes = run.kernels["fc1"].shape[0], run.kernels["fc4"].shape[1]
     model = build_model(experiment.variant, n_features, n_classes, name=experiment.name)
     for name, kernel in run.kernels.items():

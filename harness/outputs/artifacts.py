@@ -23,7 +23,7 @@ from harness.measure.metrics import LAYERS, compute
 from harness.outputs import plots
 
 if TYPE_CHECKING:
-    from harness.train.training import TrainingRun
+    from harness.train.record import TrainingRun
 
 #: Beside ``metrics.json``: the regression guard's verdict on the run (tier, tests, p-values), as judged.
 VERDICT = "verdict.json"

@@ -28,7 +28,7 @@ from sklearn.metrics import auc, confusion_matrix, roc_curve
 from harness.measure.metrics import LAYERS
 
 if TYPE_CHECKING:
-    from harness.train.training import TrainingRun
+    from harness.train.record import TrainingRun
 
 DPI = 100
 #: Multiples of each decade a log axis may label, sparsest first (:func:`_log_ticks`).

@@ -17,8 +17,9 @@ from harness.core.quiet import tensorflow_noise_filtered
 from harness.data import dataset as datasets
 from harness.data.prepare import Split, prepare
 from harness.experiment import Experiment, Settings
+from harness.train.record import EpochCallback, TrainingRun, load_run, save_run
 from harness.train.side_by_side import DEFAULT_CHUNK, train_seeds
-from harness.train.training import EpochCallback, TrainingRun, load_run, save_run, train
+from harness.train.training import train
 
 
 class Runs:

@@ -7,24 +7,21 @@ benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, n
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
 
 import numpy as np
 
 from harness.core import backend
 from harness.core.errors import ConfigError
-from harness.core.files import atomic
 from harness.core.quiet import drop_retracing_advice, tensorflow_noise_filtered
 from harness.data.prepare import Split
 from harness.experiment import Experiment, Profile, Variant
 from harness.experiment.vocabulary import LAYERS
+from harness.train.record import EpochCallback, TrainingRun, load_run, save_run  # noqa: F401 (re-exported)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
 backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chose first; checks it is installed
@@ -32,35 +29,6 @@ with tensorflow_noise_filtered():  # its start-up banners; after the backend is 
     import keras
 drop_retracing_advice()
 backend.tune()
-
-#: Called after each epoch with ``(experiment name, epoch, epochs, logs)``.
-EpochCallback = Callable[[str, int, int, Mapping[str, float]], None]
-
-
-@dataclass
-class TrainingRun:
-    """Everything later stages need from one training, and nothing Keras-specific."""
-
-    experiment: str
-    seed: int
-    history: dict[str, list[float]]
-    initial_kernels: dict[str, np.ndarray]
-    kernels: dict[str, np.ndarray]
-    y_test: np.ndarray
-    y_pred: np.ndarray
-    classes: tuple[str, ...]
-    diverged_epoch: int | None = None
-    train_seconds: float = 0.0
-    #: Optimizer steps Keras ran per epoch, as its callbacks saw it: pins the amount of data
-    #: fitted (``validation_split``, batch size, dataset size), which no seed changes.
-    steps_per_epoch: int | None = None
-    #: Wall seconds from the start of ``model.fit`` to the end of each epoch (validation included):
-    #: the first holds the backend's tracing and compilation, time-to-accuracy reads them all.
-    epoch_ends: list[float] = field(default_factory=list)
-    #: fc1 … fc4's trained biases: with the kernels, the whole model, which the firmware stage rebuilds.
-    biases: dict[str, np.ndarray] = field(default_factory=dict)
-    #: fc1 … fc4's biases before training: ``Dense``'s initializer, checked as the kernels' is.
-    initial_biases: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_model(variant: Variant, n_features: int = 16, n_classes: int = 5, name: str = "jet_mlp") -> keras.Model:
@@ -209,49 +177,3 @@ def kernels_of(model: keras.Model) -> dict[str, np.ndarray]:
 def biases_of(model: keras.Model) -> dict[str, np.ndarray]:
     """fc1 … fc4's biases, copied out of the backend."""
     return {name: np.array(model.get_layer(name).bias.numpy()) for name in LAYERS}
-
-
-def save_run(run: TrainingRun, path: Path) -> None:
-    """Write a run as one ``.npz`` atomically (temp file, then rename): readers never see half a file."""
-    meta = {
-        "experiment": run.experiment,
-        "seed": run.seed,
-        "history": run.history,
-        "classes": list(run.classes),
-        "diverged_epoch": run.diverged_epoch,
-        "train_seconds": run.train_seconds,
-        "steps_per_epoch": run.steps_per_epoch,
-        "epoch_ends": run.epoch_ends,
-    }
-    arrays = {"meta": np.array(json.dumps(meta)), "y_test": run.y_test, "y_pred": run.y_pred}
-    arrays.update({f"kernel.{k}": v for k, v in run.kernels.items()})
-    arrays.update({f"initial.{k}": v for k, v in run.initial_kernels.items()})
-    arrays.update({f"bias.{k}": v for k, v in run.biases.items()})
-    arrays.update({f"initial_bias.{k}": v for k, v in run.initial_biases.items()})
-    with atomic(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-def load_run(path: Path) -> TrainingRun:
-    with np.load(path, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        kernels = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("kernel.")}
-        initial = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial.")}
-        biases = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("bias.")}
-        initial_biases = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("initial_bias.")}
-        return TrainingRun(
-            experiment=meta["experiment"],
-            seed=meta["seed"],
-            history=meta["history"],
-            initial_kernels=initial,
-            kernels=kernels,
-            y_test=npz["y_test"],
-            y_pred=npz["y_pred"],
-            classes=tuple(meta["classes"]),
-            diverged_epoch=meta["diverged_epoch"],
-            train_seconds=meta["train_seconds"],
-            steps_per_epoch=meta.get("steps_per_epoch"),
-            epoch_ends=meta.get("epoch_ends", []),
-            biases=biases,
-            initial_biases=initial_biases,
-        )
