@@ -18,3 +18,12 @@ def _children_are_not_xdist_workers() -> Iterator[None]:
         for name in XDIST_WORKER_VARIABLES:
             patch.delenv(name, raising=False)
         yield
+
+
+@pytest.fixture(scope="module")
+def keras_before_pytester() -> None:
+    """Keras and its backend, loaded before pytester snapshots ``sys.modules``: pytester drops what a test
+    imported once it ends, and TensorFlow cannot be imported twice in one process. Module-scoped, so it is
+    set up before the function-scoped pytester; a fixture, not a top-level import, so that collecting the
+    tests stays free of Keras (``tests/test_layout.py``)."""
+    import harness.session  # noqa: F401

@@ -1,7 +1,7 @@
 """Another machine, nothing changed: CI stays green, on every backend's committed records.
 
-Each case runs ``pytest`` on one exercise's baseline in a subprocess, as a user's CI would, with
-a plugin that makes this machine look like another one: an AMD EPYC's identity in
+Each case runs ``pytest`` on one exercise's baseline, as a user's CI would (in this process, through
+pytester), with this machine made to look like another one: an AMD EPYC's identity in
 ``/proc/cpuinfo`` (what XLA and MKL dispatch on), or a committed record's fingerprint computing
 other bits (the numerics probe of a machine the fingerprint cannot tell apart). The exact tier must step aside
 for fresh seeds there, in one note, and the run must pass; where the backend's kernels are known
@@ -13,39 +13,15 @@ Each backend's cases run in that backend's suite: TensorFlow's in ``pytest``, JA
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from run_cli import pythonpath
 
 from harness.core.backend import active
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
-
-PLUGIN = textwrap.dedent(
-    """
-    import json, os
-    import pytest
-
-    @pytest.hookimpl(trylast=True)  # after the root conftest.py chose the backend
-    def pytest_configure(config):
-        from harness.core import environment
-        from harness.train import numerics
-        fake = json.loads(os.environ["FAKE_MACHINE"])
-        if "cpu" in fake:
-            environment._cpu = lambda: tuple(fake["cpu"])
-        if "key" in fake:
-            real = environment.fingerprint
-            environment.fingerprint = lambda: {**real(), **fake["key"]}
-        if "probe" in fake:
-            numerics.probe = lambda: fake["probe"]
-    """
-)
+pytestmark = pytest.mark.usefixtures("keras_before_pytester")
 
 #: An AMD EPYC's identity in ``/proc/cpuinfo`` (what XLA and MKL dispatch on): (cpu, cpu_model, isa, isa_flags).
 EPYC = (
@@ -60,7 +36,7 @@ CASES = [(backend, fake) for backend in ("tensorflow", "jax", "torch") for fake 
 
 @pytest.mark.training
 @pytest.mark.parametrize("backend, fake", CASES, ids=[f"{b}-{f}" for b, f in CASES])
-def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, fake):
+def test_a_clean_run_on_another_machine_passes(pytester: pytest.Pytester, monkeypatch, backend, fake):
     """``epyc``: another CPU identity, whose tier and note the records decide (for TensorFlow, a
     recorder's ``isa`` with the recorder's bits stays exact). ``other-bits``: the fingerprint of a
     committed record with a numerics probe no machine computes, so the key matches and the bits do not."""
@@ -74,7 +50,6 @@ def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, f
 
     records = _records(backend)
     if fake == "epyc":
-        spec = {"cpu": EPYC}
         monkeypatch.setattr(environment, "_cpu", lambda: EPYC)
         record, why = exact.find(records, environment.fingerprint(), numerics.probe(), 0)
         if "computes other bits" in why:  # a record's key, this machine's bits: the other-bits case, a minute again
@@ -82,19 +57,21 @@ def test_a_clean_run_on_another_machine_passes(tmp_path, monkeypatch, backend, f
         tier, note = ("exact", None) if record else ("statistical", why.split(" (")[0])
     else:
         key = {k: v for k, v in records[0].environment.items() if k in environment.exact_keys(backend)}
-        spec = {"key": key, "probe": "0" * 64}
+        real = environment.fingerprint
+        monkeypatch.setattr(environment, "fingerprint", lambda: {**real(), **key})
+        monkeypatch.setattr(numerics, "probe", lambda: "0" * 64)
         tier, note = "statistical", "computes other bits"
-    (tmp_path / "fake_machine.py").write_text(PLUGIN)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), pythonpath()]), "FAKE_MACHINE": json.dumps(spec)}
-    command = [
-        *(sys.executable, "-m", "pytest", "-p", "fake_machine", "-p", "no:cacheprovider", "-q"),
-        *("tests/test_exercises.py", "-k", "test_baseline and sgd", f"--backend={backend}", "--fresh-seeds=4"),
-        f"--artifacts-dir={tmp_path / 'artifacts'}",
+    pytester.makeconftest((ROOT / "conftest.py").read_text())
+    # its own module name: this session may have imported tests/test_exercises.py already
+    pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
+    result = pytester.runpytest(
+        *("-p", "no:cacheprovider", "-k", "test_baseline and sgd", f"--backend={backend}", "--fresh-seeds=4"),
+        f"--baselines-dir={ROOT / 'baselines'}",
+        f"--artifacts-dir={pytester.path / 'artifacts'}",
         "--no-plots",  # the verdict is the subject; figures would add seconds, not checks
-    ]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, out[-3000:]
+    )
+    out = result.stdout.str()
+    assert result.ret == 0, out[-3000:]
     assert f"pass ({tier})" in out, out[-3000:]
     if note:
         assert note in out, out[-3000:]

@@ -11,15 +11,7 @@ from run_cli import pythonpath
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.training
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _keras_loaded_before_pytester() -> None:
-    """Keras and TensorFlow load once per process, before pytester snapshots ``sys.modules`` (it drops what a
-    test imported, and TensorFlow cannot be imported twice); here rather than at the top, so that collecting
-    this module stays free of them (a module-scoped fixture is set up before the function-scoped pytester)."""
-    import harness.session  # noqa: F401
+pytestmark = [pytest.mark.training, pytest.mark.usefixtures("keras_before_pytester")]
 
 
 @pytest.fixture
