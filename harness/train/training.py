@@ -21,7 +21,7 @@ from harness.core.quiet import drop_retracing_advice, tensorflow_noise_filtered
 from harness.data.prepare import Split
 from harness.experiment import Experiment, Profile, Variant
 from harness.experiment.vocabulary import LAYERS
-from harness.train.record import EpochCallback, TrainingRun, load_run, save_run  # noqa: F401 (re-exported)
+from harness.train.record import EpochCallback, TrainingRun
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported by Keras
 backend.use()  # KERAS_BACKEND or TensorFlow, unless the CLI or conftest.py chose first; checks it is installed
