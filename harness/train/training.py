@@ -2,7 +2,8 @@
 
 :func:`build_model` and :func:`build_optimizer` are the notebook's ``run_model`` without
 its printing and plotting; :class:`Runs` is the session cache every test, the CLI and the
-benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, nothing else.
+benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, nothing else. What a
+run leaves, :class:`~harness.train.record.TrainingRun`, lives apart, free of Keras.
 """
 
 from __future__ import annotations
