@@ -6,13 +6,11 @@ The root ``conftest.py`` loads it from the checkout; the work lives in the stage
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 
 from experiments import registry
 from harness import options
@@ -26,12 +24,6 @@ from harness.firmware import missing as missing_firmware
 from harness.judge.baseline import DEFAULT_BASELINES
 from harness.judge.guard import fresh_problem, strength_problem
 from harness.outputs.folders import ensure_writable, new_run_id
-
-# CI replays the same examples every run (a red CI means the code changed, not the draw); locally,
-# hypothesis explores. HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
-hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-hypothesis_settings.register_profile("dev", deadline=None)
-hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 _SESSION = pytest.StashKey()
 _STORE = pytest.StashKey()

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# The harness's own property tests (not the user's plugin, which has no use for hypothesis). CI replays the
+# same examples every run (a red CI means the code changed, not the draw); locally, hypothesis explores.
+# HYPOTHESIS_PROFILE=dev or =ci picks one explicitly.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 #: What pytest-xdist tells a worker about itself. A Python a test starts (a user's ``pytest``, ``python -m
 #: harness``) is no worker: pytest-benchmark there reads ``PYTEST_XDIST_WORKER`` and turns itself off.
