@@ -1,8 +1,8 @@
 """Stage 4, the training run: the notebook's MLP trained under one variant, computed once per session.
 
 :func:`build_model` and :func:`build_optimizer` are the notebook's ``run_model`` without
-its printing and plotting; :class:`Runs` is the session cache every test, the CLI and the
-benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, nothing else. What a
+its printing and plotting; :class:`~harness.train.run_cache.Runs` is the session cache every test, the CLI
+and the benchmarks draw from, so ``pytest -k adam`` trains ``adam`` and its reference, nothing else. What a
 run leaves, :class:`~harness.train.record.TrainingRun`, lives apart, free of Keras.
 """
 

@@ -6,7 +6,11 @@ import pytest
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "full_suite: the ~12 minute notebook-vs-harness comparison (-m full_suite)")
+    config.addinivalue_line(
+        "markers",
+        "full_suite: the long benchmarks (-m full_suite): the notebook against the harness (~12 min), seeds side by"
+        " side (K = 1 to 40, tens of minutes), the suite's own time (~15 min)",
+    )
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

@@ -34,6 +34,7 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+@pytest.mark.full_suite  # 150 seeds and 2 lone fits on the quick profile: not the quick hardware comparison
 @pytest.mark.benchmark(group="seeds")
 @pytest.mark.parametrize("k", [0, 1, 4, 10, 20, 40], ids=lambda k: "lone-model.fit" if k == 0 else f"K={k}")
 def test_seeds(benchmark, quick_split, device, k):
