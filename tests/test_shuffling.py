@@ -1,4 +1,7 @@
-"""``fit``'s own shuffling, which the side-by-side members skip, asked of ``fit`` on a probe."""
+"""``fit``'s own shuffling, which the side-by-side members skip, asked of ``fit`` on a probe.
+
+Training code is imported inside the tests: collecting the suite stays free of Keras (``tests/test_layout.py``).
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ a lone ``model.fit`` of the same model ends when fed the same rows (the same ari
 and metrics, with ``fit``'s own shuffling and ``validation_split`` in both); its numbers must
 not depend on who shares its ``fit``; and members must be independent draws, which a broken
 rule (one permutation kept for every epoch) is shown to fail.
+
+Training code is imported inside the tests: collecting the suite stays free of Keras (``tests/test_layout.py``).
 """
 
 from __future__ import annotations
