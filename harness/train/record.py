@@ -67,6 +67,7 @@ def save_run(run: TrainingRun, path: Path) -> None:
 
 
 def load_run(path: Path) -> TrainingRun:
+    """A run as :func:`save_run` wrote it."""
     with np.load(path, allow_pickle=False) as npz:
         meta = json.loads(str(npz["meta"]))
         kernels = {k.split(".", 1)[1]: npz[k] for k in npz.files if k.startswith("kernel.")}
