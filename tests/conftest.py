@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -36,3 +37,18 @@ def keras_before_pytester() -> None:
     set up before the function-scoped pytester; a fixture, not a top-level import, so that collecting the
     tests stays free of Keras (``tests/test_layout.py``)."""
     import harness.session  # noqa: F401
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A copy of this repository's conftest and exercise tests in an empty folder (modules that use it load
+    the ``pytester`` plugin). A pytest it runs in a subprocess imports this checkout's ``harness``, not an
+    installed copy."""
+    from run_cli import pythonpath  # beside this file; a copy of this conftest elsewhere never asks for it
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("PYTHONPATH", pythonpath())
+    pytester.makeconftest((root / "conftest.py").read_text())
+    # Its own module name: the outer session may have imported tests/test_exercises.py already.
+    pytester.makepyfile(test_copied_exercises=(root / "tests" / "test_exercises.py").read_text())
+    return pytester

@@ -36,7 +36,7 @@ CASES = [(backend, fake) for backend in ("tensorflow", "jax", "torch") for fake 
 
 @pytest.mark.training
 @pytest.mark.parametrize("backend, fake", CASES, ids=[f"{b}-{f}" for b, f in CASES])
-def test_a_clean_run_on_another_machine_passes(pytester: pytest.Pytester, monkeypatch, backend, fake):
+def test_a_clean_run_on_another_machine_passes(project: pytest.Pytester, monkeypatch, backend, fake):
     """``epyc``: another CPU identity, whose tier and note the records decide (for TensorFlow, a
     recorder's ``isa`` with the recorder's bits stays exact). ``other-bits``: the fingerprint of a
     committed record with a numerics probe no machine computes, so the key matches and the bits do not."""
@@ -61,13 +61,10 @@ def test_a_clean_run_on_another_machine_passes(pytester: pytest.Pytester, monkey
         monkeypatch.setattr(environment, "fingerprint", lambda: {**real(), **key})
         monkeypatch.setattr(numerics, "probe", lambda: "0" * 64)
         tier, note = "statistical", "computes other bits"
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
-    # its own module name: this session may have imported tests/test_exercises.py already
-    pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
-    result = pytester.runpytest(
+    result = project.runpytest(
         *("-p", "no:cacheprovider", "-k", "test_baseline and sgd", f"--backend={backend}", "--fresh-seeds=4"),
         f"--baselines-dir={ROOT / 'baselines'}",
-        f"--artifacts-dir={pytester.path / 'artifacts'}",
+        f"--artifacts-dir={project.path / 'artifacts'}",
         "--no-plots",  # the verdict is the subject; figures would add seconds, not checks
     )
     out = result.stdout.str()

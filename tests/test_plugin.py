@@ -14,19 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.training, pytest.mark.usefixtures("keras_before_pytester")]
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """A copy of this repository's conftest and exercise tests in an empty folder.
-
-    A pytest it runs in a subprocess imports this checkout's ``harness``, not an installed copy.
-    """
-    monkeypatch.setenv("PYTHONPATH", pythonpath())
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
-    # Its own module name: the outer session may have imported tests/test_exercises.py already.
-    pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
-    return pytester
-
-
 def run(project: pytest.Pytester, *extra: str, subprocess: bool = False) -> pytest.RunResult:
     base = project.path
     select = () if "-k" in extra else ("-k", "test_baseline and sgd")

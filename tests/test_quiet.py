@@ -6,13 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from run_cli import harness_process, pythonpath
 
 pytest_plugins = ["pytester"]
-ROOT = Path(__file__).resolve().parent.parent
 
 #: What TensorFlow 2.21 printed on every run on a machine without a GPU, written out here rather than
 #: taken from harness.core.quiet, so that a pattern dropped there is seen here.
@@ -74,13 +72,10 @@ def test_run_and_report_print_no_tensorflow_chatter(tmp_path):
 
 
 @pytest.mark.training
-def test_a_failing_tests_captured_output_has_no_tensorflow_chatter(pytester: pytest.Pytester, monkeypatch):
+def test_a_failing_tests_captured_output_has_no_tensorflow_chatter(project: pytest.Pytester):
     """A missing baseline fails ``test_baseline[sgd]``: its report shows the failure, not TensorFlow's start-up."""
-    monkeypatch.setenv("PYTHONPATH", pythonpath())  # a fresh process, importing this checkout's harness
-    pytester.makeconftest((ROOT / "conftest.py").read_text())
-    pytester.makepyfile(test_copied_exercises=(ROOT / "tests" / "test_exercises.py").read_text())
-    base = pytester.path
-    result = pytester.runpytest_subprocess(
+    base = project.path
+    result = project.runpytest_subprocess(
         "--profile=smoke",
         "-k",
         "test_baseline and sgd",
