@@ -260,9 +260,9 @@ def test_seeds_of_another_trainer_or_backend_are_refused_before_anything_trains(
 @pytest.mark.training
 def test_a_twin_that_parts_from_its_lone_run_fails_the_statistical_tier(tmp_path, monkeypatch):
     """The session seed trained side by side must be its own model.fit again; when not, the verdict says so."""
-    from harness import session as session_module
     from harness.experiment import PROFILES, Settings
     from harness.session import Session
+    from harness.session import training as session_module
 
     session = Session(
         Settings(profile=PROFILES["smoke"]), artifacts_dir=None, baselines_dir=tmp_path, tier="statistical"
