@@ -38,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--firmware-scan",
         action="store_true",
         help="with -m firmware: also convert each exercise at every point of the precision scan and draw it, "
-        "with hls4ml's profiling figures (about 80 s per exercise on 2 cores)",
+        "with hls4ml's profiling figures (about 70 s per exercise on 2 cores)",
     )
     group.addoption(
         "--update-baselines",

@@ -59,7 +59,8 @@ KEYWORDS = (*NOTEBOOK, "adma")
 
 @pytest.fixture(scope="module")
 def collected(request: pytest.FixtureRequest) -> dict[str, set[str]]:
-    """``pytest --collect-only -k NAME`` for every name the selected tests ask: separate processes, side by side."""
+    """``pytest --collect-only -k NAME`` (or the given ``-m exercise -k NAME``) for every name the selected tests ask:
+    separate processes, side by side."""
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
     # items of other modules may use a fixture of the same name, without a "name" parameter
     users = [item for item in request.session.items if "collected" in getattr(item, "fixturenames", ())]
@@ -70,8 +71,16 @@ def collected(request: pytest.FixtureRequest) -> dict[str, set[str]]:
         for k in KEYWORDS
         if k in asked
     }
+    # the README's way to run one exercise's tests alone, over the whole suite: full ids, every file
+    marked = [k for k in asked if k.startswith("-m exercise -k ")]
+    started.update(
+        {k: subprocess.Popen([*command, *k.split()], cwd=ROOT, stdout=subprocess.PIPE, text=True) for k in marked}
+    )
     out = {k: process.communicate(timeout=300)[0] for k, process in started.items()}
-    return {k: {line.split("::", 1)[1] for line in text.splitlines() if "::" in line} for k, text in out.items()}
+    return {
+        k: {line if k.startswith("-m") else line.split("::", 1)[1] for line in text.splitlines() if "::" in line}
+        for k, text in out.items()
+    }
 
 
 @pytest.mark.parametrize("name", NOTEBOOK)
@@ -86,3 +95,12 @@ def test_k_selects_the_exercises_whose_name_contains_it(name, collected):
 @pytest.mark.parametrize("name", ["adma"])
 def test_k_typo_selects_nothing(name, collected):
     assert collected[name] == set()
+
+
+@pytest.mark.parametrize("name", ["-m exercise -k adam"])
+def test_the_exercise_marker_and_k_select_an_exercises_own_tests_and_no_harness_test(name, collected):
+    """The README's ``pytest -m exercise -k adam``, over the whole suite: ``adam``'s three tests (and those of any
+    exercise named like it), none of the harness's own tests whose ids hold ``adam`` or ``exercise``."""
+    named = [n for n in registry() if "adam" in n.lower()]
+    kinds = ("behaviour", "baseline", "initial_weights")
+    assert collected[name] == {f"tests/test_exercises.py::test_{kind}[{n}]" for n in named for kind in kinds}
