@@ -5,7 +5,7 @@ artifacts); :mod:`~harness.session.firmware` adds the trained models through hls
 :class:`Session`, which is both.
 """
 
-from harness.session.firmware import PROFILE_ROWS, Session
-from harness.session.training import DEFAULT_BASELINES, TIERS, WRITES, TrainingSession
+from harness.session.firmware import Session
+from harness.session.training import DEFAULT_BASELINES, TrainingSession
 
-__all__ = ["DEFAULT_BASELINES", "PROFILE_ROWS", "TIERS", "WRITES", "Session", "TrainingSession"]
+__all__ = ["DEFAULT_BASELINES", "Session", "TrainingSession"]
